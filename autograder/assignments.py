@@ -1,0 +1,85 @@
+"""The registry of assignments: one folder per id under ``solutions/``, everything else derived."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import REPO_ROOT
+
+
+class UnknownAssignment(LookupError):
+    """Raised for an id with no master notebook under ``solutions/``."""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Paths of one assignment, all derived from its id and the repository root."""
+
+    id: str
+    root: Path = REPO_ROOT
+
+    @property
+    def source_dir(self) -> Path:
+        return self.root / "solutions" / self.id
+
+    @property
+    def master(self) -> Path:
+        notebooks = sorted(self.source_dir.glob("*.ipynb"))
+        if len(notebooks) != 1:
+            raise UnknownAssignment(
+                f"{self.source_dir} must hold exactly one master notebook, found {len(notebooks)}"
+            )
+        return notebooks[0]
+
+    @property
+    def name(self) -> str:
+        """File stem shared by the master, the student notebook and the solution notebook."""
+        return self.master.stem
+
+    @property
+    def cases(self) -> Path:
+        """Inputs from which ``build`` records the solution's expected values (optional)."""
+        return self.source_dir / "cases.py"
+
+    @property
+    def demo_bugs(self) -> Path:
+        """Bugs injected into the solution to make the demo 'two bugs' submission (optional)."""
+        return self.source_dir / "demo_bugs.py"
+
+    @property
+    def student_dir(self) -> Path:
+        return self.root / "assignments" / self.id
+
+    @property
+    def student_notebook(self) -> Path:
+        return self.student_dir / f"{self.name}.ipynb"
+
+    @property
+    def dist_dir(self) -> Path:
+        return self.root / "autograder" / "dist" / self.id
+
+    @property
+    def autograder_zip(self) -> Path:
+        return self.dist_dir / f"{self.id}-autograder.zip"
+
+    @property
+    def solution_notebook(self) -> Path:
+        """The solution as Otter Assign writes it for the autograder: answers and init cell."""
+        return self.dist_dir / f"{self.name}-solution.ipynb"
+
+
+def all_assignments(root: Path = REPO_ROOT) -> list[Assignment]:
+    """Every assignment with a folder under ``solutions/``, sorted by id."""
+    return [Assignment(p.name, root) for p in sorted((root / "solutions").iterdir()) if p.is_dir()
+            and any(p.glob("*.ipynb"))]
+
+
+def get(assignment_id: str, root: Path = REPO_ROOT) -> Assignment:
+    """Look up one assignment by id, with the known ids in the error."""
+    known = {a.id: a for a in all_assignments(root)}
+    if assignment_id not in known:
+        raise UnknownAssignment(
+            f"unknown assignment {assignment_id!r}; known ids: {', '.join(known) or 'none'}"
+        )
+    return known[assignment_id]

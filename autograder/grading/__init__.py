@@ -1,0 +1,1 @@
+"""Grading: one submission per process (run_one), many in parallel (batch)."""
