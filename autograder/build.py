@@ -158,7 +158,8 @@ def build(a: Assignment, *, run_tests: bool = True) -> BuildResult:
         a.dist_dir.mkdir(parents=True)
         shutil.copy(built_zip, a.autograder_zip)
         shutil.copy(solution, a.solution_notebook)
-        (a.dist_dir / BUILD_INFO).write_text(json.dumps({"digest": source_digest(a)}))
+        points = {q: d["possible"] for q, d in results.to_dict().items()} if results else {}
+        (a.dist_dir / BUILD_INFO).write_text(json.dumps({"digest": source_digest(a), "points": points}))
     return BuildResult(
         a,
         expected_cases=sum(len(v) for v in expected.values()),

@@ -1,0 +1,48 @@
+"""Per-submission feedback files: every test's result and message, in plain text."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .batch import Outcome
+
+
+def score_line(o: "Outcome") -> str:
+    r = o.results
+    if r.has_catastrophic_failure():
+        return f"not graded: {o.status} ({o.seconds:.1f} s)"
+    return f"{r.total:g} / {r.possible:g} ({o.seconds:.1f} s)"
+
+
+def file_name(label: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", label) + ".txt"
+
+
+def render(o: "Outcome") -> str:
+    lines = [f"Submission: {o.label}", f"Status: {o.status}", f"Score: {score_line(o)}", ""]
+    r = o.results
+    if r.has_catastrophic_failure():
+        lines.append("No tests were run, so every question scores 0. Reason: " + o.status)
+        return "\n".join(lines) + "\n"
+    for q in sorted(r.results):
+        test_file = r.results[q]
+        lines.append(f"{q}: {r.get_score(q):g} / {test_file.possible:g}")
+        for res in test_file.test_case_results:
+            tc = res.test_case
+            tag = "PASS" if res.passed else "FAIL"
+            kind = "hidden" if tc.hidden else "public"
+            message = res.message.replace("✅ Test case passed", "").replace("❌ Test case failed", "").strip()
+            lines.append(f"  [{tag}] {tc.name} ({kind}, {tc.points:g} pt)")
+            if not res.passed and message:
+                lines += ["      " + m for m in message.splitlines()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write(o: "Outcome", folder: Path) -> Path:
+    path = folder / file_name(o.label)
+    path.write_text(render(o), encoding="utf-8")
+    return path
