@@ -121,6 +121,11 @@ def assert_tensor_close(
         diff = np.abs(a.astype(np.float64) - e.astype(np.float64))
         diff = np.where(np.isnan(diff), np.inf, diff)
         bad = diff > atol + rtol * np.abs(e)
+        if a.ndim == 0:
+            raise CheckFailure(
+                f"{name} is {float(a):.6g}, but {float(e):.6g} was expected (off by {float(diff):.3g}; "
+                f"rtol={rtol:g}, atol={atol:g})."
+            ) from None
         index = tuple(int(i) for i in np.unravel_index(np.argmax(np.where(bad, diff, -1)), a.shape))
         raise CheckFailure(
             f"{name} has {int(bad.sum())} of {a.size} value(s) off by more than the tolerance "

@@ -1,0 +1,40 @@
+# make grade      build if needed, then grade every assignment's demo submissions
+# make test       the full test suite (what CI runs)
+# make test-fast  skip the tests marked slow (no notebook execution)
+# make build      rebuild student notebooks and autograder zips from solutions/
+# make check      fail if assignments/ is stale against solutions/
+# Switches: PYTHON=python3.11  PYTEST_ARGS="-k grade -x"  WORKERS=2
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+WORKERS ?=
+
+.PHONY: setup grade test test-fast build check clean
+
+setup: $(STAMP)
+	scripts/install-dataset.sh
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+grade: setup
+	$(PY) -m autograder grade $(if $(WORKERS),--workers $(WORKERS))
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+build: setup
+	$(PY) -m autograder build
+
+check: setup
+	$(PY) -m autograder build --check
+
+clean:
+	rm -rf autograder/dist graded

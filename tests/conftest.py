@@ -1,0 +1,50 @@
+"""Shared fixtures: built assignments and one graded batch of demo submissions per assignment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from autograder import REPO_ROOT, assignments, demos
+from autograder.build import build, is_current
+from autograder.grading import batch
+
+ALL = assignments.all_assignments()
+IDS = [a.id for a in ALL]
+
+
+def ensure_built(a: assignments.Assignment) -> assignments.Assignment:
+    if not is_current(a):
+        build(a)
+    return a
+
+
+def points_of(a: assignments.Assignment) -> dict[str, float]:
+    return json.loads((a.dist_dir / "build-info.json").read_text())["points"]
+
+
+@pytest.fixture(scope="session", params=ALL, ids=IDS)
+def built(request) -> assignments.Assignment:
+    """Each assignment, built from its current master."""
+    return ensure_built(request.param)
+
+
+@pytest.fixture(scope="session")
+def demo_batch(built, tmp_path_factory):
+    """The demo submissions of one assignment, graded once: (assignment, demos, outcomes, csv frame, out dir)."""
+    out = tmp_path_factory.mktemp(f"demo-{built.id}")
+    made = demos.make(built, out / "submissions", points_of(built))
+    outcomes, frame = batch.grade(built, [d.path for d in made], out, workers=2, timeout=300, progress=lambda _: None)
+    return built, made, {o.label: o for o in outcomes}, frame, out
+
+
+@pytest.fixture(scope="session")
+def a1() -> assignments.Assignment:
+    return ensure_built(assignments.get("01-softmax-cross-entropy"))
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO_ROOT

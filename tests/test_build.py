@@ -1,0 +1,110 @@
+"""Build: masters are clean, the student folder is current, and a broken solution stops the build."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import nbformat
+import pytest
+
+from autograder import REPO_ROOT, checks, notebooks
+from autograder.assignments import Assignment, all_assignments
+from autograder.build import BuildError, build
+
+ALL = all_assignments()
+
+
+@pytest.mark.parametrize("a", ALL, ids=[a.id for a in ALL])
+def test_master_is_committed_clean(a):
+    raw = json.loads(a.master.read_text())
+    assert (raw["nbformat"], raw["nbformat_minor"]) == (4, 5), "masters are nbformat 4.5"
+    nbformat.validate(nbformat.reads(a.master.read_text(), as_version=4))
+    for i, cell in enumerate(raw["cells"]):
+        assert cell.get("id"), f"cell {i} of {a.master.name} has no id"
+        if cell["cell_type"] == "code":
+            assert not cell["outputs"] and cell["execution_count"] is None, f"cell {i} of {a.master.name} has outputs"
+
+
+def test_build_check_passes():
+    proc = subprocess.run([sys.executable, "-m", "autograder", "build", "--check"], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for a in ALL:
+        assert f"{a.id}: up to date" in proc.stdout
+
+
+def test_student_folder_hides_solutions_and_hidden_tests(built):
+    student = notebooks.read(built.student_notebook)
+    otter_tests = student.metadata["otter"]["tests"]
+    assert otter_tests, "public tests live in the student notebook's metadata"
+    assert all("hidden=True" not in src for src in otter_tests.values()), "hidden tests leaked to students"
+    assert "# BEGIN SOLUTION" not in json.dumps(student.cells)
+    assert not (built.student_dir / checks.EXPECTED_FILE).exists(), "expected values leaked to students"
+    assert (built.student_dir / "course_checks.py").read_bytes() == open(checks.__file__, "rb").read()
+
+
+def test_autograder_zip_carries_hidden_tests_and_expected_values(built):
+    with zipfile.ZipFile(built.autograder_zip) as zf:
+        names = set(zf.namelist())
+        assert f"files/{checks.EXPECTED_FILE}" in names and "files/course_checks.py" in names
+        tests = [n for n in names if n.startswith("tests/")]
+        assert tests and any("hidden=True" in zf.read(n).decode() for n in tests)
+
+
+def _copy_assignment(a: Assignment, root):
+    shutil.copytree(a.source_dir, root / "solutions" / a.id)
+    return Assignment(a.id, root)
+
+
+def test_build_fails_naming_the_question_when_the_solution_is_wrong(tmp_path):
+    a = _copy_assignment(Assignment("01-softmax-cross-entropy"), tmp_path)
+    nb = notebooks.read(a.master)
+    for cell in nb.cells:
+        src = notebooks.code_of(cell)
+        if src.startswith("def one_hot"):
+            cell.source = src.replace("rows[torch.arange(targets.shape[0]), targets] = 1.0",
+                                      "rows[torch.arange(targets.shape[0]), targets] = 2.0")
+    notebooks.write(nb, a.master)
+    with pytest.raises(BuildError) as info:
+        build(a)
+    assert "q3" in str(info.value) and "01-softmax-cross-entropy" in str(info.value)
+    assert "q1" not in str(info.value).split("question(s)")[1].split(":")[0]
+    assert not a.student_dir.exists(), "a failed build must not publish a student notebook"
+
+
+def test_build_check_detects_a_stale_student_notebook(tmp_path):
+    a = _copy_assignment(Assignment("01-softmax-cross-entropy"), tmp_path)
+    shutil.copytree(Assignment("01-softmax-cross-entropy").student_dir, a.student_dir)
+    from autograder.build import stale_files
+
+    assert stale_files(a) == []
+    nb = notebooks.read(a.master)
+    nb.cells[1].source += "\n\nA new sentence in the introduction."
+    notebooks.write(nb, a.master)
+    assert stale_files(a) == [a.student_notebook.name]
+
+
+def test_definitions_skip_training_and_keep_functions():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import torch\nLR = 0.1\nmodel = train_forever()\ndef f(x):\n    return x + 1"),
+        nbformat.v4.new_code_cell("%matplotlib inline"),
+        nbformat.v4.new_code_cell("class M:\n    pass\nprint(f(1))"),
+    ])
+    code = notebooks.definitions(nb)
+    assert "train_forever" not in code and "print" not in code
+    namespace = {}
+    exec(code, namespace)
+    assert namespace["f"](1) == 2 and namespace["LR"] == 0.1 and "M" in namespace
+
+
+def test_replace_function_swaps_only_that_function():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import torch\n\ndef f(x):\n    return 1\n\ny = f(0)")])
+    out = notebooks.replace_function(nb, "f", "def f(x):\n    return 2")
+    assert notebooks.code_of(out.cells[0]) == "import torch\n\ndef f(x):\n    return 2\n\ny = f(0)"
+    assert notebooks.code_of(nb.cells[0]).count("return 1") == 1, "the input notebook is left unchanged"
+    with pytest.raises(KeyError):
+        notebooks.replace_function(nb, "g", "def g(): pass")

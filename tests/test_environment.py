@@ -1,0 +1,48 @@
+"""The pip requirements and the conda environment pin the same packages."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from autograder import REPO_ROOT
+
+STUDENT_ONLY = {"jupyterlab"}  # in environment.yml for students, not needed to grade
+
+
+def _pins(lines) -> dict[str, str]:
+    pins = {}
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if line:
+            m = re.fullmatch(r"([A-Za-z0-9_.\-]+(?:\[[^\]]+\])?)\s*==\s*([^\s;]+)", line)
+            assert m, f"every requirement must be pinned with ==, found {line!r}"
+            pins[m.group(1).lower()] = m.group(2)
+    return pins
+
+
+def test_requirements_and_environment_agree():
+    req = _pins((REPO_ROOT / "requirements.txt").read_text().splitlines())
+    env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    env_pins = _pins(pip_section)
+    missing = {k: v for k, v in req.items() if env_pins.get(k) != v}
+    assert not missing, f"environment.yml lacks or pins differently: {missing}"
+    extra = set(env_pins) - set(req) - STUDENT_ONLY
+    assert not extra, f"environment.yml pins packages requirements.txt does not: {sorted(extra)}"
+    assert STUDENT_ONLY <= set(env_pins), "environment.yml must give students JupyterLab"
+
+
+def test_environment_pins_python_311_from_conda_forge():
+    env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
+    assert "python=3.11" in env["dependencies"]
+    assert env["channels"] == ["conda-forge"]
+
+
+def test_required_pins_present():
+    req = _pins((REPO_ROOT / "requirements.txt").read_text().splitlines())
+    assert req["torch"] == "2.14.1" and req["torchvision"] == "0.29.1"
+    assert req["otter-grader[grading]"] == "7.0.0"
+    for name in ("numpy", "scikit-learn", "matplotlib", "tqdm", "pytest"):
+        assert name in req, f"{name} must be pinned"

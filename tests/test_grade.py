@@ -1,0 +1,106 @@
+"""Grading: demo scores, the CSV contract, feedback files, timeouts and broken files."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import subprocess
+import sys
+
+import nbformat
+import psutil
+import pytest
+
+from autograder import REPO_ROOT, notebooks
+from autograder.grading import feedback
+
+pytestmark = pytest.mark.slow
+
+
+def _lost_points(a) -> dict[str, float]:
+    spec = importlib.util.spec_from_file_location("demo_bugs", a.demo_bugs)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.POINTS_LOST
+
+
+def test_solution_gets_full_marks(demo_batch):
+    a, _, outcomes, _, _ = demo_batch
+    r = outcomes["solution.ipynb"].results
+    assert outcomes["solution.ipynb"].status == "Completed"
+    assert r.total == r.possible > 0, r.summary()
+
+
+def test_blank_gets_zero_on_every_hidden_test(demo_batch):
+    _, _, outcomes, _, _ = demo_batch
+    r = outcomes["blank.ipynb"].results
+    assert r.total == 0
+    hidden = [res for q in r.results.values() for res in q.test_case_results if res.test_case.hidden]
+    assert hidden and not any(res.passed for res in hidden)
+
+
+def test_two_bug_notebook_loses_exactly_the_predicted_points(demo_batch):
+    a, _, outcomes, _, _ = demo_batch
+    lost = _lost_points(a)
+    r = outcomes["two-bugs.ipynb"].results
+    for q, test_file in r.results.items():
+        assert r.get_score(q) == test_file.possible - lost.get(q, 0), f"{q}: {test_file.summary()}"
+
+
+def test_csv_has_otters_format(demo_batch):
+    a, made, _, _, out = demo_batch
+    with open(out / "final_grades.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    header, points = rows[0], rows[1]
+    questions = header[1:-3]
+    assert header[0] == "file" and header[-3:] == ["total_points_earned", "percent_correct", "grading_status"]
+    assert questions == sorted(questions) and questions
+    assert points[0] == "points-per-question" and points[-1] == "--"
+    assert float(points[-3]) == sum(float(p) for p in points[1:-3])
+    assert sorted(r[0] for r in rows[2:]) == sorted(d.path.name for d in made)
+
+
+def test_feedback_names_every_test_and_says_why(demo_batch):
+    _, made, outcomes, _, out = demo_batch
+    for d in made:
+        text = (out / "feedback" / feedback.file_name(d.path.name)).read_text()
+        for q, test_file in outcomes[d.path.name].results.results.items():
+            for tc in test_file.test_cases:
+                assert tc.name in text
+    blank = (out / "feedback" / feedback.file_name("blank.ipynb")).read_text()
+    assert "returned None" in blank and "AssertionError\n" not in blank
+
+
+def _kernels() -> set[int]:
+    return {p.pid for p in psutil.process_iter(["cmdline"]) if "ipykernel_launcher" in " ".join(p.info["cmdline"] or [])}
+
+
+def test_cli_grades_a_batch_with_a_loop_and_broken_files(a1, tmp_path):
+    nb = notebooks.read(a1.solution_notebook)
+    nb.cells.insert(3, nbformat.v4.new_code_cell("while True:\n    pass"))
+    notebooks.write(nb, tmp_path / "loops.ipynb")
+    (tmp_path / "corrupt.ipynb").write_text('{"cells": [')
+    (tmp_path / "empty.ipynb").write_text("")
+    (tmp_path / "old.ipynb").write_text('{"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "metadata": {}}')
+    before = _kernels()
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", "--assignment", a1.id, "--out", str(tmp_path / "out"),
+         "--workers", "2", "--timeout", "25", str(tmp_path / "loops.ipynb"), str(tmp_path / "corrupt.ipynb"),
+         str(tmp_path / "empty.ipynb"), str(tmp_path / "old.ipynb"), str(a1.solution_notebook)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(tmp_path / "out" / "final_grades.csv", newline="") as f:
+        rows = {r["file"]: r for r in csv.DictReader(f)}
+    assert rows["loops.ipynb"]["grading_status"] == "timed out after 25 s"
+    assert rows["loops.ipynb"]["total_points_earned"] == "0"
+    assert rows["corrupt.ipynb"]["grading_status"].startswith("invalid submission: corrupt.ipynb is not valid JSON")
+    assert rows["empty.ipynb"]["grading_status"] == "invalid submission: empty.ipynb is empty"
+    assert "notebook format 3" in rows["old.ipynb"]["grading_status"]
+    solution = rows[a1.solution_notebook.name]
+    assert solution["grading_status"] == "Completed"
+    assert solution["total_points_earned"] == rows["points-per-question"]["total_points_earned"]
+    for name in rows:
+        if name != "points-per-question":
+            assert (tmp_path / "out" / "feedback" / feedback.file_name(name)).exists()
+    assert _kernels() <= before, "a timed-out submission left its kernel running"
