@@ -1,10 +1,15 @@
-"""The embedded demo submissions: the solution, the blank student notebook and a two-bug notebook."""
+"""The embedded demo submissions: the solution, the blank student notebook and buggy notebooks.
+
+``solutions/<id>/demo_bugs.py`` defines ``BUGS`` ({function: replacement source}) and
+``POINTS_LOST`` ({question: points}) for the ``two-bugs`` demo, and optionally ``EXTRA_DEMOS``
+({demo name: (BUGS, POINTS_LOST)}) for more buggy demos.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import notebooks
@@ -15,6 +20,7 @@ from .assignments import Assignment
 class Demo:
     path: Path
     expected_total: float
+    points_lost: dict[str, float] = field(default_factory=dict)
 
 
 def _bugs(a: Assignment):
@@ -33,12 +39,15 @@ def make(a: Assignment, folder: Path, points: dict[str, float]) -> list[Demo]:
     blank = folder / "blank.ipynb"
     shutil.copy(a.student_notebook, blank)
     demos = [Demo(solution, full), Demo(blank, 0.0)]
-    if a.demo_bugs.exists():
-        bugs = _bugs(a)
+    if not a.demo_bugs.exists():
+        return demos
+    module = _bugs(a)
+    variants = {"two-bugs": (module.BUGS, module.POINTS_LOST), **getattr(module, "EXTRA_DEMOS", {})}
+    for demo_name, (bugs, lost) in variants.items():
         nb = notebooks.read(a.solution_notebook)
-        for name, source in bugs.BUGS.items():
+        for name, source in bugs.items():
             nb = notebooks.replace_function(nb, name, source)
-        buggy = folder / "two-bugs.ipynb"
-        notebooks.write(nb, buggy)
-        demos.append(Demo(buggy, full - sum(bugs.POINTS_LOST.values())))
+        path = folder / f"{demo_name}.ipynb"
+        notebooks.write(nb, path)
+        demos.append(Demo(path, full - sum(lost.values()), dict(lost)))
     return demos
