@@ -25,10 +25,11 @@ from pathlib import Path
 
 import torch
 
-from . import REPO_ROOT, checks, notebooks
+from . import REPO_ROOT, checks, data, notebooks
 from .assignments import Assignment
 
 CHECKS_MODULE = "course_checks.py"
+DATA_MODULE = "course_data.py"  # staged for masters that list it under `files:`
 BUILD_INFO = "build-info.json"
 
 
@@ -48,7 +49,7 @@ def source_digest(a: Assignment) -> str:
     """Hash of everything a build reads, to tell whether the outputs are current."""
     h = hashlib.sha256()
     files = sorted(p for p in a.source_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    for path in [*files, Path(checks.__file__), REPO_ROOT / "requirements.txt", Path(__file__)]:
+    for path in [*files, Path(checks.__file__), Path(data.__file__), REPO_ROOT / "requirements.txt", Path(__file__)]:
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
 
@@ -64,6 +65,7 @@ def is_current(a: Assignment) -> bool:
 def _stage(a: Assignment, stage: Path) -> Path:
     shutil.copytree(a.source_dir, stage, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     shutil.copy(checks.__file__, stage / CHECKS_MODULE)
+    shutil.copy(data.__file__, stage / DATA_MODULE)
     shutil.copy(REPO_ROOT / "requirements.txt", stage / "requirements.txt")
     torch.save({}, stage / checks.EXPECTED_FILE)
     return stage / a.master.name

@@ -69,7 +69,8 @@ def _failure(label: str, path: Path, exc: Exception, seconds: float) -> Outcome:
     return Outcome(label, path, results, seconds)
 
 
-def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: float, threads: int) -> Outcome:
+def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: float, threads: int,
+              extra_env: dict[str, str] | None = None) -> Outcome:
     """Grade one submission in a fresh process under ``scratch``, killed after ``timeout`` s."""
     start = time.monotonic()
     try:
@@ -85,6 +86,7 @@ def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: flo
         "MPLBACKEND": "Agg",
         "OMP_NUM_THREADS": str(threads),
         "PYTHONPATH": str(REPO_ROOT),
+        **(extra_env or {}),
     }
     cmd = [sys.executable, "-m", "autograder.grading.run_one", str(a.autograder_zip), str(path.resolve()), str(out)]
     with open(scratch / "grader-log.txt", "wb") as log:
@@ -128,6 +130,18 @@ def write_csv(outcomes: list[Outcome], path: Path, points: dict[str, float]) -> 
     return df
 
 
+def _data_env() -> dict[str, str]:
+    """Point submissions at one unpacked Fashion-MNIST instead of unpacking it per submission."""
+    from .. import data
+
+    if os.environ.get(data.ENV_VAR):
+        return {}
+    try:
+        return {data.ENV_VAR: str(data.fashion_mnist_root(download=False))}
+    except data.FashionMNISTNotFound:
+        return {}
+
+
 def grade(
     a: Assignment,
     paths: list[Path],
@@ -144,10 +158,11 @@ def grade(
     (out_dir / "feedback").mkdir(exist_ok=True)
     names = submissions.labels(paths)
     outcomes: list[Outcome] = []
+    env = _data_env()
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch_root:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {
-                pool.submit(grade_one, a, p, n, Path(scratch_root) / f"{i:05d}", timeout, threads): (p, n)
+                pool.submit(grade_one, a, p, n, Path(scratch_root) / f"{i:05d}", timeout, threads, env): (p, n)
                 for i, (p, n) in enumerate(zip(paths, names))
             }
             for done, fut in enumerate(as_completed(futures), 1):
