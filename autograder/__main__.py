@@ -83,7 +83,7 @@ def cmd_grade(args) -> int:
             paths = [d.path for d in made]
             expected = {d.path.name: d.expected_total for d in made}
         start = time.monotonic()
-        outcomes, _ = batch.grade(a, paths, out, workers=args.workers, timeout=args.timeout)
+        outcomes, frame = batch.grade(a, paths, out, workers=args.workers, timeout=args.timeout)
         wall = time.monotonic() - start
         rows = [("file", "score", "expected" if expected else "", "seconds", "grading_status")]
         for o in outcomes:
@@ -93,8 +93,10 @@ def cmd_grade(args) -> int:
                 want += "  MISMATCH"
                 status = 1
             rows.append((o.label, score, want, f"{o.seconds:.1f}", o.status))
-        print(f"\n{a.id}: {len(outcomes)} submission(s) in {wall:.1f} s -> {out / 'final_grades.csv'}")
+        print(f"\n{a.id}: {len(outcomes)} submission(s) in {wall:.1f} s -> {out / 'final_grades.csv'}, "
+              f"{out / 'report.html'}")
         _print_table(rows)
+        print(batch.summary_line(outcomes, float(frame.iloc[0].total_points_earned)))
     return status
 
 

@@ -36,7 +36,7 @@ def demo_batch(built, tmp_path_factory):
     """The demo submissions of one assignment, graded once: (assignment, demos, outcomes, csv frame, out dir)."""
     out = tmp_path_factory.mktemp(f"demo-{built.id}")
     made = demos.make(built, out / "submissions", points_of(built))
-    outcomes, frame = batch.grade(built, [d.path for d in made], out, workers=2, timeout=300, progress=lambda _: None)
+    outcomes, frame = batch.grade(built, [d.path for d in made], out, workers=2, timeout=300, quiet=True)
     return built, made, {o.label: o for o in outcomes}, frame, out
 
 

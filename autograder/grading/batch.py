@@ -42,6 +42,7 @@ class Outcome:
     path: Path
     results: GradingResults
     seconds: float
+    peak_rss_mb: float = float("nan")  # the larger of the grading process and its kernel
 
     @property
     def status(self) -> str:
@@ -106,7 +107,8 @@ def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: flo
     with open(out / "results.pkl", "rb") as f:
         results = dill.load(f)
     results.file = label
-    return Outcome(label, path, results, seconds)
+    usage = json.loads((out / "usage.json").read_text())
+    return Outcome(label, path, results, seconds, max(usage.values()))
 
 
 def _with_points_row(df: pd.DataFrame, points: dict[str, float]) -> pd.DataFrame:
@@ -142,6 +144,15 @@ def _data_env() -> dict[str, str]:
         return {}
 
 
+def summary_line(outcomes: list[Outcome], possible: float) -> str:
+    """'graded N, errored E, timed out T, mean score X / Y' for the end of a run."""
+    done = [o for o in outcomes if not o.results.has_catastrophic_failure()]
+    timed_out = sum(isinstance(o.results.catastrophic_error, SubmissionTimeout) for o in outcomes)
+    mean = sum(o.results.total for o in done) / len(done) if done else 0.0
+    return (f"graded {len(done)}, errored {len(outcomes) - len(done) - timed_out}, "
+            f"timed out {timed_out}, mean score {mean:.2f} / {possible:g}")
+
+
 def grade(
     a: Assignment,
     paths: list[Path],
@@ -149,9 +160,17 @@ def grade(
     *,
     workers: int | None = None,
     timeout: float = DEFAULT_TIMEOUT,
-    progress=print,
+    quiet: bool = False,
 ) -> tuple[list[Outcome], pd.DataFrame]:
-    """Grade ``paths`` for assignment ``a`` into ``out_dir``; never raises for a bad submission."""
+    """Grade ``paths`` for assignment ``a`` into ``out_dir``; never raises for a bad submission.
+
+    Writes ``final_grades.csv``, ``feedback/<submission>.txt`` and ``report.html``. Shows a tqdm
+    bar on a terminal, one line per submission otherwise, nothing when ``quiet``.
+    """
+    from tqdm import tqdm
+
+    from .. import report
+
     workers = max(1, workers or os.cpu_count() or 1)
     threads = max(1, (os.cpu_count() or 1) // workers)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -159,6 +178,7 @@ def grade(
     names = submissions.labels(paths)
     outcomes: list[Outcome] = []
     env = _data_env()
+    bar = tqdm(total=len(paths), desc=a.id, unit="nb", disable=quiet or not sys.stderr.isatty())
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch_root:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {
@@ -173,7 +193,14 @@ def grade(
                     outcome = _failure(name, path, GraderCrash(f"grader error: {exc!r}"), 0.0)
                 feedback.write(outcome, out_dir / "feedback")
                 outcomes.append(outcome)
-                progress(f"[{done}/{len(paths)}] {name}: {feedback.score_line(outcome)}")
+                if not bar.disable:
+                    bar.update()
+                    bar.set_postfix_str(f"{name}: {feedback.score_line(outcome)}"[-60:])
+                elif not quiet:
+                    print(f"[{done}/{len(paths)}] {name}: {feedback.score_line(outcome)}", flush=True)
+    bar.close()
     points = json.loads((a.dist_dir / "build-info.json").read_text()).get("points", {})
     outcomes.sort(key=lambda o: o.label)
-    return outcomes, write_csv(outcomes, out_dir / "final_grades.csv", points)
+    frame = write_csv(outcomes, out_dir / "final_grades.csv", points)
+    report.write(outcomes, points, out_dir, title=f"{a.id}: {len(outcomes)} submissions")
+    return outcomes, frame
