@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 
@@ -67,8 +68,9 @@ def test_feedback_names_every_test_and_says_why(demo_batch):
     assert "returned None" in blank and "AssertionError\n" not in blank
 
 
-def _kernels() -> set[int]:
-    return {p.pid for p in psutil.process_iter(["cmdline"]) if "ipykernel_launcher" in " ".join(p.info["cmdline"] or [])}
+def _processes_mentioning(text: str) -> list[str]:
+    return [" ".join(p.info["cmdline"]) for p in psutil.process_iter(["cmdline"])
+            if text in " ".join(p.info["cmdline"] or [])]
 
 
 def test_cli_grades_a_batch_with_a_loop_and_broken_files(a1, tmp_path):
@@ -78,17 +80,18 @@ def test_cli_grades_a_batch_with_a_loop_and_broken_files(a1, tmp_path):
     (tmp_path / "corrupt.ipynb").write_text('{"cells": [')
     (tmp_path / "empty.ipynb").write_text("")
     (tmp_path / "old.ipynb").write_text('{"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "metadata": {}}')
-    before = _kernels()
+    scratch = tmp_path / "scratch"  # the grader's temporary folders, kernels' connection files included
+    scratch.mkdir()
     proc = subprocess.run(
         [sys.executable, "-m", "autograder", "grade", "--assignment", a1.id, "--out", str(tmp_path / "out"),
-         "--workers", "2", "--timeout", "25", str(tmp_path / "loops.ipynb"), str(tmp_path / "corrupt.ipynb"),
+         "--workers", "2", "--timeout", "60", str(tmp_path / "loops.ipynb"), str(tmp_path / "corrupt.ipynb"),
          str(tmp_path / "empty.ipynb"), str(tmp_path / "old.ipynb"), str(a1.solution_notebook)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "TMPDIR": str(scratch)},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with open(tmp_path / "out" / "final_grades.csv", newline="") as f:
         rows = {r["file"]: r for r in csv.DictReader(f)}
-    assert rows["loops.ipynb"]["grading_status"] == "timed out after 25 s"
+    assert rows["loops.ipynb"]["grading_status"] == "timed out after 60 s"
     assert rows["loops.ipynb"]["total_points_earned"] == "0"
     assert rows["corrupt.ipynb"]["grading_status"].startswith("invalid submission: corrupt.ipynb is not valid JSON")
     assert rows["empty.ipynb"]["grading_status"] == "invalid submission: empty.ipynb is empty"
@@ -99,4 +102,5 @@ def test_cli_grades_a_batch_with_a_loop_and_broken_files(a1, tmp_path):
     for name in rows:
         if name != "points-per-question":
             assert (tmp_path / "out" / "feedback" / feedback.file_name(name)).exists()
-    assert _kernels() <= before, "a timed-out submission left its kernel running"
+    assert not _processes_mentioning(str(scratch)), "a timed-out submission left its kernel running"
+    assert not list(scratch.iterdir()), "the grader left temporary files behind"
