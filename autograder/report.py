@@ -28,6 +28,7 @@ def _histogram(totals: list[float], possible: float) -> str:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(6, 3))
     bins = max(5, min(20, int(possible) + 1)) if possible else 10
@@ -35,6 +36,7 @@ def _histogram(totals: list[float], possible: float) -> str:
     ax.set_xlabel(f"total points (out of {possible:g})")
     ax.set_ylabel("submissions")
     ax.set_title("Total scores")
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     uri = _png(fig)
     plt.close(fig)
     return uri
