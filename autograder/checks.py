@@ -399,7 +399,8 @@ def check_tuple_against_solution(
     ``parts`` names the tuple's entries for the feedback. Tensors, numbers and lists of numbers
     are compared with the (rtol, atol) of the dtype of the case's first floating-point argument
     (``tolerances`` overrides ``TOLERANCES``); ``hints`` adds a sentence to a part's failures.
-    Lists are compared in length before values, so a loop that stops too early says so.
+    Lists are compared (length, then values) before the other parts, so a loop that stops too
+    early is reported as such rather than as a wrong tensor.
     """
     if fn is None or not callable(fn):
         raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
@@ -421,7 +422,9 @@ def check_tuple_against_solution(
             )
         dtype = _first_dtype(args)
         rtol, atol = (tolerances or {}).get(dtype, tolerances_for(dtype))
-        for part, got, want in zip(parts, actual, case["expected"]):
+        triples = list(zip(parts, actual, case["expected"]))
+        triples.sort(key=lambda t: not isinstance(t[2], (list, tuple)))  # lengths first, then tensors
+        for part, got, want in triples:
             name = f"{part} returned by {label}"
             hint = hints.get(part, "")
             try:
