@@ -332,3 +332,229 @@ BANNED_CLASSIFICATION_CALLS = frozenset(
     {"softmax", "log_softmax", "logsumexp", "cross_entropy", "nll_loss", "one_hot",
      "Softmax", "LogSoftmax", "CrossEntropyLoss", "NLLLoss"}
 )
+
+
+# --------------------------------------------------------------------------- training loops and side effects
+def as_float_list(values: Any, *, name: str) -> list[float]:
+    """Accept a list or tuple of numbers / one-element tensors, or a 1-D tensor or array."""
+    if values is None:
+        raise CheckFailure(f"{name} is None, but a list of numbers was expected. Did you forget a `return`?")
+    if isinstance(values, (torch.Tensor, np.ndarray)):
+        if values.ndim != 1:
+            raise CheckFailure(f"{name} should be a list of numbers, but it is {describe(values)}.")
+        values = list(values)
+    if not isinstance(values, (list, tuple)):
+        raise CheckFailure(f"{name} should be a list of numbers, but it is {describe(values)}.")
+    return [as_float(v, name=f"entry {i} of {name}") for i, v in enumerate(values)]
+
+
+def assert_sequence_close(
+    actual: Any, expected: Iterable[float], *, name: str, rtol: float = 1e-6, atol: float = 1e-8,
+    hint: str = "",
+) -> None:
+    """Compare a list of numbers with ``expected``: length first, then every value."""
+    found = as_float_list(actual, name=name)
+    wanted = [float(v) for v in expected]
+    if len(found) != len(wanted):
+        raise CheckFailure(
+            f"{name} has {len(found)} entries, but {len(wanted)} were expected. {hint}".rstrip()
+        )
+    a, e = np.asarray(found, dtype=np.float64), np.asarray(wanted, dtype=np.float64)
+    if a.size == 0:
+        return
+    bad_nonfinite = ~np.isfinite(a) & np.isfinite(e)
+    if bad_nonfinite.any():
+        k = int(np.argmax(bad_nonfinite))
+        raise CheckFailure(
+            f"{name} contains non-finite values; the first is entry {k}: expected {e[k]:.6g}, found {a[k]}."
+        )
+    diff = np.abs(a - e)
+    bad = diff > atol + rtol * np.abs(e)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise CheckFailure(
+            f"{name} has {int(bad.sum())} of {a.size} entries off by more than the tolerance "
+            f"(rtol={rtol:g}, atol={atol:g}); the first is entry {k}: expected {e[k]:.8g}, found {a[k]:.8g} "
+            f"(largest difference {diff.max():.3g}). {hint}".rstrip()
+        )
+
+
+def _first_dtype(args: tuple) -> torch.dtype | None:
+    return next((a.dtype for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()), None)
+
+
+def check_tuple_against_solution(
+    fn: Callable,
+    fn_name: str,
+    *,
+    parts: tuple[str, ...],
+    only: Callable[[str], bool] | None = None,
+    helpers: Mapping[str, Callable] | None = None,
+    tolerances: Mapping[torch.dtype, tuple[float, float]] | None = None,
+    hints: Mapping[str, str] | None = None,
+    path: str | Path = EXPECTED_FILE,
+) -> int:
+    """Like ``check_against_solution`` for a function that returns a tuple, e.g. ``(Theta, losses)``.
+
+    ``parts`` names the tuple's entries for the feedback. Tensors, numbers and lists of numbers
+    are compared with the (rtol, atol) of the dtype of the case's first floating-point argument
+    (``tolerances`` overrides ``TOLERANCES``); ``hints`` adds a sentence to a part's failures.
+    Lists are compared (length, then values) before the other parts, so a loop that stops too
+    early is reported as such rather than as a wrong tensor.
+    """
+    if fn is None or not callable(fn):
+        raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
+    fn = with_helpers(fn, **(helpers or {}))
+    hints = hints or {}
+    checked = 0
+    for case in load_expected(fn_name, path):
+        if only is not None and not only(case["name"]):
+            continue
+        args = _clone(case["args"])
+        label = f"{_signature(fn_name, args)} [case '{case['name']}']"
+        try:
+            actual = fn(*args)
+        except Exception as exc:
+            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+        if not isinstance(actual, (tuple, list)) or len(actual) != len(parts):
+            raise CheckFailure(
+                f"{label} should return a tuple ({', '.join(parts)}), but it returned {describe(actual)}."
+            )
+        dtype = _first_dtype(args)
+        rtol, atol = (tolerances or {}).get(dtype, tolerances_for(dtype))
+        triples = list(zip(parts, actual, case["expected"]))
+        triples.sort(key=lambda t: not isinstance(t[2], (list, tuple)))  # lengths first, then tensors
+        for part, got, want in triples:
+            name = f"{part} returned by {label}"
+            hint = hints.get(part, "")
+            try:
+                if isinstance(want, torch.Tensor):
+                    assert_tensor_close(got, want, name=name, rtol=rtol, atol=atol)
+                elif isinstance(want, (list, tuple)):
+                    assert_sequence_close(got, want, name=name, rtol=rtol, atol=atol, hint=hint)
+                else:
+                    assert_scalar_close(got, float(want), name=name, rtol=rtol, atol=atol)
+            except CheckFailure as exc:
+                message = str(exc)
+                if hint and hint not in message:
+                    message = f"{message} {hint}"
+                raise CheckFailure(message) from None
+        checked += 1
+    if checked == 0:
+        raise CheckFailure(f"No recorded cases of {fn_name} matched; the autograder is misconfigured.")
+    return checked
+
+
+def tolerances_for(dtype: torch.dtype | None) -> tuple[float, float]:
+    """(rtol, atol) for values computed in ``dtype``; float64 when unknown."""
+    return TOLERANCES.get(dtype, TOLERANCES[torch.float64])
+
+
+def assert_repeatable(fn: Callable, args: tuple, *, name: str, hint: str = "") -> torch.Tensor:
+    """Call ``fn(*args)`` twice with the very same arguments; both results must agree.
+
+    Catches state that survives between calls, such as gradients accumulating in ``.grad``.
+    Returns the first result.
+    """
+    first = fn(*args)
+    assert_tensor_like(first, name=f"the first call of {name}", floating=True)
+    first = first.detach().clone()
+    second = fn(*args)
+    assert_tensor_like(second, name=f"the second call of {name}", shape=tuple(first.shape), dtype=first.dtype)
+    second = second.detach()
+    rtol, atol = tolerances(first.dtype)
+    diff = (second.double() - first.double()).abs()
+    allowed = atol + rtol * first.double().abs()
+    if bool((diff > allowed).any()) or not bool(torch.isfinite(second).all()):
+        index = tuple(int(i) for i in np.unravel_index(int(torch.nan_to_num(diff, nan=np.inf).argmax()), diff.shape))
+        raise CheckFailure(
+            f"{name} changes between two calls with the same arguments: at index {index} the first call "
+            f"gave {first[index].item():.6g} and the second {second[index].item():.6g}. {hint}".rstrip()
+        )
+    return first
+
+
+def assert_arguments_untouched(fn: Callable, args: Mapping[str, Any], *, name: str, hint: str = "") -> Any:
+    """Call ``fn(**args)`` by position and check that no tensor argument was modified.
+
+    Values, ``requires_grad`` and ``.grad`` of every tensor argument must be as before the call.
+    Returns what ``fn`` returned.
+    """
+    before = {
+        k: (v.detach().clone(), v.requires_grad, v.grad is None)
+        for k, v in args.items() if isinstance(v, torch.Tensor)
+    }
+    result = fn(*args.values())
+    for k, (values, requires_grad, no_grad) in before.items():
+        now = args[k]
+        if now.shape != values.shape or not torch.equal(now.detach(), values):
+            raise CheckFailure(
+                f"{name} changed the values of its argument {k}, which should be left exactly as it was. {hint}".rstrip()
+            )
+        if now.requires_grad and not requires_grad:
+            raise CheckFailure(
+                f"{name} left its argument {k} with requires_grad=True, but the caller's tensor had "
+                f"requires_grad=False. {hint}".rstrip()
+            )
+        if no_grad and now.grad is not None:
+            raise CheckFailure(
+                f"{name} left a .grad attribute on its argument {k}, which had none before the call. {hint}".rstrip()
+            )
+    return result
+
+
+def assert_calling_any(fn: Callable, required: Iterable[str], *, name: str, what: str) -> None:
+    """Fail unless ``fn`` (or a helper it calls) makes at least one of the ``required`` calls."""
+    if not find_banned_calls(fn, required):
+        raise CheckFailure(f"{name} should use {what}, but no such call was found in its code.")
+
+
+def _global_loads(code: types.CodeType) -> set[str]:
+    import dis
+
+    names = {i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL"}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_loads(const)
+    return names
+
+
+def global_data_reads(fn: Callable) -> dict[str, Any]:
+    """Global variables holding data (tensors or arrays) that ``fn`` reads, by name."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return {}
+    env = getattr(fn, "__globals__", {})
+    return {
+        n: env[n] for n in sorted(_global_loads(code))
+        if isinstance(env.get(n), (torch.Tensor, np.ndarray))
+    }
+
+
+def assert_no_global_data(fn: Callable, *, name: str) -> None:
+    """Fail when ``fn`` reads a tensor or array from the notebook's globals instead of a parameter."""
+    reads = global_data_reads(fn)
+    if reads:
+        listed = ", ".join(f"`{n}` ({describe(v)})" for n, v in reads.items())
+        raise CheckFailure(
+            f"{name} should use only its parameters, but it reads the notebook's global variable(s) {listed}, "
+            "so it gives wrong results or fails on any other data; use the argument that is passed in."
+        )
+
+
+def finite_difference_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                               eps: float = 1e-6) -> torch.Tensor:
+    """Central finite differences of the scalar function ``f`` at ``x`` (use float64)."""
+    x = x.detach().clone()
+    grad = torch.zeros_like(x)
+    flat, out = x.view(-1), grad.view(-1)
+    with torch.no_grad():
+        for i in range(flat.numel()):
+            old = flat[i].item()
+            flat[i] = old + eps
+            up = float(f(x))
+            flat[i] = old - eps
+            down = float(f(x))
+            flat[i] = old
+            out[i] = (up - down) / (2 * eps)
+    return grad
