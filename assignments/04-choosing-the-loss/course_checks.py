@@ -547,3 +547,48 @@ BANNED_BINARY_LOSS_CALLS = frozenset(
     {"sigmoid", "logsigmoid", "softplus", "expit", "binary_cross_entropy", "binary_cross_entropy_with_logits",
      "Sigmoid", "LogSigmoid", "Softplus", "BCELoss", "BCEWithLogitsLoss"}
 )
+
+
+def assert_finite_like_solution(
+    fn: Callable,
+    fn_name: str,
+    *,
+    hint: str,
+    only: Callable[[str], bool] | None = None,
+    helpers: Mapping[str, Callable] | None = None,
+    path: str | Path = EXPECTED_FILE,
+) -> int:
+    """Fail, with ``hint``, where ``fn`` gives nan or inf on a recorded case whose solution value is finite.
+
+    Meant to run before ``check_against_solution`` in stability tests, so that the feedback explains the
+    overflow in the terms of the question instead of only reporting a wrong value.
+    """
+    if fn is None or not callable(fn):
+        raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
+    fn = with_helpers(fn, **(helpers or {}))
+    checked = 0
+    for case in load_expected(fn_name, path):
+        if only is not None and not only(case["name"]):
+            continue
+        expected = case["expected"]
+        if not isinstance(expected, torch.Tensor):
+            continue
+        args = _clone(case["args"])
+        label = f"{_signature(fn_name, args)} [case '{case['name']}']"
+        try:
+            actual = fn(*args)
+        except Exception as exc:
+            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+        assert_tensor_like(actual, name=label)
+        if actual.shape != expected.shape or not actual.is_floating_point():
+            continue  # reported by check_against_solution
+        actual = actual.detach().cpu()
+        bad = ~torch.isfinite(actual) & torch.isfinite(expected)
+        if bool(bad.any()):
+            index = tuple(int(i) for i in bad.nonzero()[0]) if actual.ndim else ()
+            raise CheckFailure(
+                f"{label} contains {int(bad.sum())} nan or inf value(s) where the reference is finite; at index "
+                f"{index} the reference gives {expected[index].item():.6g} and yours {actual[index].item()}. {hint}"
+            )
+        checked += 1
+    return checked
