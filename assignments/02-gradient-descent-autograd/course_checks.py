@@ -558,3 +558,262 @@ def finite_difference_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: tor
             flat[i] = old
             out[i] = (up - down) / (2 * eps)
     return grad
+
+# --------------------------------------------------------------------------- structures, losses, training
+def _normalise_leaf(value: Any) -> Any:
+    """Lists become tuples and classes become their names, so that equivalent answers compare equal."""
+    if isinstance(value, list):
+        return tuple(_normalise_leaf(v) for v in value)
+    if isinstance(value, tuple):
+        return tuple(_normalise_leaf(v) for v in value)
+    if isinstance(value, type):
+        return value.__name__
+    return value
+
+
+def assert_same_structure(actual: Any, expected: Any, *, name: str) -> None:
+    """Compare nested dicts, tuples, strings, dtypes, numbers and tensors with the expected value.
+
+    Strings compare without regard to case or surrounding spaces; lists and tuples are the same;
+    a class compares equal to its name; tensors and numbers use the usual tolerances.
+    """
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            raise CheckFailure(f"{name} should be a dict, but it is {describe(actual)}.")
+        missing = [k for k in expected if k not in actual]
+        if missing:
+            raise CheckFailure(
+                f"{name} should have the keys {sorted(expected)}, but {sorted(map(str, missing))} "
+                f"{'is' if len(missing) == 1 else 'are'} missing (found {sorted(map(str, actual))})."
+            )
+        for key in expected:
+            assert_same_structure(actual[key], expected[key], name=f"{name}[{key!r}]")
+        return
+    if isinstance(expected, torch.Tensor):
+        assert_tensor_close(actual, expected, name=name)
+        return
+    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
+        assert_scalar_close(actual, float(expected), name=name)
+        return
+    found, wanted = _normalise_leaf(actual), _normalise_leaf(expected)
+    if isinstance(wanted, str) and isinstance(found, str):
+        if found.strip().lower() == wanted.strip().lower():
+            return
+    elif isinstance(wanted, tuple) and isinstance(found, tuple) and len(found) == len(wanted):
+        if all(assert_equal_leaf(f, w) for f, w in zip(found, wanted)):
+            return
+    elif found == wanted:
+        return
+    raise CheckFailure(f"{name} should be {wanted!r}, but it is {found!r}.")
+
+
+def assert_equal_leaf(found: Any, wanted: Any) -> bool:
+    """True when two normalised leaves are equal (strings without regard to case)."""
+    if isinstance(found, str) and isinstance(wanted, str):
+        return found.strip().lower() == wanted.strip().lower()
+    return found == wanted
+
+
+def check_structure_against_solution(fn: Callable, fn_name: str, *, path: str | Path = EXPECTED_FILE) -> int:
+    """Like ``check_against_solution`` for functions that return dicts, tuples and strings."""
+    if fn is None or not callable(fn):
+        raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
+    checked = 0
+    for case in load_expected(fn_name, path):
+        args = _clone(case["args"])
+        label = f"{_signature(fn_name, args)}"
+        try:
+            actual = fn(*args)
+        except Exception as exc:
+            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+        if actual is None:
+            raise CheckFailure(f"{label} returned None, but a dict was expected. Did you forget a `return`?")
+        assert_same_structure(actual, case["expected"], name=label)
+        checked += 1
+    return checked
+
+
+def assert_loss_module(actual: Any, expected_name: str, *, name: str, hint: str = "") -> None:
+    """``actual`` is an instance of the torch.nn loss class called ``expected_name``, reducing by mean."""
+    if actual is None:
+        raise CheckFailure(f"{name} returned None, but an nn.{expected_name} was expected. Did you forget a `return`?")
+    if isinstance(actual, type):
+        raise CheckFailure(
+            f"{name} returned the class {actual.__name__} itself, but an instance was expected: "
+            f"call it, as in nn.{actual.__name__}()."
+        )
+    if not isinstance(actual, torch.nn.Module):
+        raise CheckFailure(f"{name} should return a torch.nn loss module, but it returned {describe(actual)}.")
+    found = type(actual).__name__
+    if found != expected_name:
+        raise CheckFailure(f"{name} should return nn.{expected_name}, but it returned nn.{found}.{hint and ' ' + hint}")
+    reduction = getattr(actual, "reduction", "mean")
+    if reduction != "mean":
+        raise CheckFailure(
+            f"{name} should average over the batch (reduction='mean', the default), but its reduction is {reduction!r}."
+        )
+
+
+def assert_target_shape(targets: Any, output_shape: tuple[int, ...], *, name: str, criterion: str) -> None:
+    """Targets must have the shape of the model output they are compared with."""
+    assert_tensor_like(targets, name=name)
+    if tuple(targets.shape) != tuple(output_shape):
+        raise CheckFailure(
+            f"{name} has shape {tuple(targets.shape)}, but {criterion} compares it element by element with a "
+            f"model output of shape {tuple(output_shape)}, so the targets must have that shape too."
+        )
+
+
+def _metrics(task: str, logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """Held-out metrics computed from raw logits, without any of the student's functions."""
+    labels = torch.as_tensor(labels)
+    if task == "binary":
+        predicted = (logits.reshape(-1) > 0).long()
+        return {"accuracy": (predicted == labels.reshape(-1).long()).double().mean().item()}
+    if task == "multiclass":
+        return {"accuracy": (logits.argmax(dim=1) == labels.long()).double().mean().item()}
+    predicted = (logits > 0).long()
+    return {
+        "subset_accuracy": (predicted == labels.long()).all(dim=1).double().mean().item(),
+        "hamming_loss": (predicted != labels.long()).double().mean().item(),
+    }
+
+
+#: metric -> (allowed shortfall from the reference, True if larger is better).
+TRAINING_MARGINS = {
+    "accuracy": (0.07, True),
+    "subset_accuracy": (0.08, True),
+    "hamming_loss": (0.04, False),
+}
+
+
+def check_training(
+    train: Callable,
+    task: str,
+    *,
+    helpers: Mapping[str, Callable] | None = None,
+    fn_name: str = "held_out_scores",
+    loss_factor: float = 1.3,
+    loss_slack: float = 0.05,
+    path: str | Path = EXPECTED_FILE,
+) -> dict[str, float]:
+    """Train with the student's ``train`` on the recorded data of ``task`` and compare with the reference.
+
+    The recorded case (named ``task``) holds ``(task, X_train, y_train, X_test, y_test, epochs, seed)``
+    and, as expected value, the reference's held-out metrics and last epoch loss. The student's model
+    is evaluated here on raw logits; each metric may fall short of the reference by its margin in
+    ``TRAINING_MARGINS`` and the last epoch loss may be at most ``loss_factor`` times the reference's
+    plus ``loss_slack``.
+    """
+    if train is None or not callable(train):
+        raise CheckFailure("train is not defined as a function; run its cell first.")
+    cases = [c for c in load_expected(fn_name, path) if c["name"] == task]
+    if not cases:
+        raise CheckFailure(f"No recorded training data for the {task} task; the autograder is misconfigured.")
+    _, X_train, y_train, X_test, y_test, epochs, seed = cases[0]["args"]
+    reference = cases[0]["expected"]
+    fn = with_helpers(train, **(helpers or {}))
+    label = f"train({task!r}, X of shape {tuple(X_train.shape)}, y of shape {tuple(y_train.shape)}, epochs={epochs}, seed={seed})"
+    try:
+        result = fn(task, X_train.numpy(), y_train.numpy(), epochs, seed)
+    except Exception as exc:
+        raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise CheckFailure(f"{label} should return a tuple (model, losses), but it returned {describe(result)}.")
+    model, losses = result
+    if not isinstance(model, torch.nn.Module):
+        raise CheckFailure(f"The model returned by {label} should be a torch.nn.Module, but it is {describe(model)}.")
+    try:
+        losses = [as_float(v, name="each epoch loss") for v in losses]
+    except TypeError:
+        raise CheckFailure(f"The losses returned by {label} should be a list of numbers, but they are {describe(losses)}.") from None
+    if len(losses) != epochs:
+        raise CheckFailure(f"{label} should return one loss per epoch ({epochs}), but it returned {len(losses)}.")
+    if not all(np.isfinite(losses)):
+        raise CheckFailure(f"The losses returned by {label} contain nan or inf: {losses}.")
+    limit = loss_factor * reference["final_loss"] + loss_slack
+    if losses[-1] > limit:
+        raise CheckFailure(
+            f"The last epoch loss of {label} is {losses[-1]:.3f}, but the reference reaches "
+            f"{reference['final_loss']:.3f} on the same data and at most {limit:.3f} is accepted; check that "
+            "the criterion receives raw logits (no sigmoid or softmax before it) and that every batch takes an "
+            "optimizer step after zero_grad()."
+        )
+    model.eval()
+    with torch.no_grad():
+        logits = model(X_test.float())
+    if task == "binary":
+        expected_cols = 1
+    elif task == "multiclass":
+        expected_cols = int(y_test.max()) + 1
+    else:
+        expected_cols = y_test.shape[1]
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[1] != expected_cols:
+        raise CheckFailure(
+            f"The model returned by {label} should map ({X_test.shape[0]}, {X_test.shape[1]}) inputs to logits of "
+            f"shape ({X_test.shape[0]}, {expected_cols}), but it gave {describe(logits)}."
+        )
+    scores = _metrics(task, logits, y_test)
+    for metric, value in scores.items():
+        margin, higher_is_better = TRAINING_MARGINS[metric]
+        ref = reference[metric]
+        bound = ref - margin if higher_is_better else ref + margin
+        if (value < bound) if higher_is_better else (value > bound):
+            relation = "at least" if higher_is_better else "at most"
+            raise CheckFailure(
+                f"The held-out {metric.replace('_', ' ')} of the model returned by {label} is {value:.3f}, but "
+                f"{relation} {bound:.3f} is required (the reference reaches {ref:.3f} on the same data)."
+            )
+    return scores
+
+
+#: Library calls that from-scratch sigmoid and binary cross-entropy questions may not use.
+BANNED_BINARY_LOSS_CALLS = frozenset(
+    {"sigmoid", "logsigmoid", "softplus", "expit", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+     "Sigmoid", "LogSigmoid", "Softplus", "BCELoss", "BCEWithLogitsLoss"}
+)
+
+
+def assert_finite_like_solution(
+    fn: Callable,
+    fn_name: str,
+    *,
+    hint: str,
+    only: Callable[[str], bool] | None = None,
+    helpers: Mapping[str, Callable] | None = None,
+    path: str | Path = EXPECTED_FILE,
+) -> int:
+    """Fail, with ``hint``, where ``fn`` gives nan or inf on a recorded case whose solution value is finite.
+
+    Meant to run before ``check_against_solution`` in stability tests, so that the feedback explains the
+    overflow in the terms of the question instead of only reporting a wrong value.
+    """
+    if fn is None or not callable(fn):
+        raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
+    fn = with_helpers(fn, **(helpers or {}))
+    checked = 0
+    for case in load_expected(fn_name, path):
+        if only is not None and not only(case["name"]):
+            continue
+        expected = case["expected"]
+        if not isinstance(expected, torch.Tensor):
+            continue
+        args = _clone(case["args"])
+        label = f"{_signature(fn_name, args)} [case '{case['name']}']"
+        try:
+            actual = fn(*args)
+        except Exception as exc:
+            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+        assert_tensor_like(actual, name=label)
+        if actual.shape != expected.shape or not actual.is_floating_point():
+            continue  # reported by check_against_solution
+        actual = actual.detach().cpu()
+        bad = ~torch.isfinite(actual) & torch.isfinite(expected)
+        if bool(bad.any()):
+            index = tuple(int(i) for i in bad.nonzero()[0]) if actual.ndim else ()
+            raise CheckFailure(
+                f"{label} contains {int(bad.sum())} nan or inf value(s) where the reference is finite; at index "
+                f"{index} the reference gives {expected[index].item():.6g} and yours {actual[index].item()}. {hint}"
+            )
+        checked += 1
+    return checked

@@ -1,0 +1,819 @@
+"""Assertions shared by public and hidden tests, with feedback students can act on.
+
+This file is copied next to every student notebook as ``course_checks.py`` and into each
+Gradescope autograder, so it depends only on numpy and torch.  Every check follows the same
+order as PrairieLearn's ``code_feedback``: None, then type, then shape and dtype, then
+non-finite values, then the values themselves, and each failure is one readable sentence.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+import types
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+import torch
+
+EXPECTED_FILE = "expected.pt"
+
+#: (rtol, atol) per dtype, used by ``numpy.testing.assert_allclose``.
+TOLERANCES = {
+    torch.float16: (1e-2, 1e-3),
+    torch.bfloat16: (2e-2, 1e-2),
+    torch.float32: (1e-4, 1e-6),
+    torch.float64: (1e-7, 1e-10),
+}
+
+
+class CheckFailure(AssertionError):
+    """An assertion whose message is written for the student."""
+
+
+def describe(value: Any) -> str:
+    """Describe a value in a few words, e.g. 'a float32 tensor of shape (4, 3)'."""
+    if value is None:
+        return "None"
+    if isinstance(value, torch.Tensor):
+        dtype = str(value.dtype).replace("torch.", "")
+        return f"a {dtype} tensor of shape {tuple(value.shape)}"
+    if isinstance(value, np.ndarray):
+        return f"a NumPy {value.dtype} array of shape {value.shape}"
+    return f"a {type(value).__name__} ({value!r:.60})"
+
+
+def tolerances(dtype: torch.dtype) -> tuple[float, float]:
+    """The (rtol, atol) pair used for ``dtype``; integer dtypes compare exactly."""
+    return TOLERANCES.get(dtype, (0.0, 0.0))
+
+
+def assert_tensor_like(
+    actual: Any,
+    *,
+    name: str,
+    shape: tuple[int, ...] | None = None,
+    dtype: torch.dtype | None = None,
+    floating: bool = False,
+) -> None:
+    """Check that ``actual`` is a tensor with the given shape and dtype (values are not looked at)."""
+    if actual is None:
+        raise CheckFailure(
+            f"{name} returned None, but a tensor was expected. Did you forget a `return`?"
+        )
+    if isinstance(actual, type(Ellipsis)):
+        raise CheckFailure(f"{name} returned `...`: the function is not implemented yet.")
+    if not isinstance(actual, torch.Tensor):
+        raise CheckFailure(f"{name} should return a torch.Tensor, but it returned {describe(actual)}.")
+    if shape is not None and tuple(actual.shape) != tuple(shape):
+        raise CheckFailure(
+            f"{name} should have shape {tuple(shape)}, but it has shape {tuple(actual.shape)}."
+        )
+    if dtype is not None and actual.dtype != dtype:
+        raise CheckFailure(f"{name} should have dtype {dtype}, but it has dtype {actual.dtype}.")
+    if floating and not actual.is_floating_point():
+        raise CheckFailure(f"{name} should be a floating-point tensor, but it has dtype {actual.dtype}.")
+
+
+def _nonfinite_sentence(name: str, actual: torch.Tensor, expected: torch.Tensor) -> str | None:
+    bad = ~torch.isfinite(actual) & torch.isfinite(expected)
+    if not bool(bad.any()):
+        return None
+    index = tuple(int(i) for i in bad.nonzero()[0])
+    kinds = "nan" if bool(torch.isnan(actual).any()) else "inf"
+    return (
+        f"{name} contains {int(bad.sum())} non-finite value(s) ({kinds}) where finite values were "
+        f"expected; the first is at index {index}: expected {expected[index].item():.6g}, found "
+        f"{actual[index].item()}. Large inputs overflow exp(): subtract the row maximum first."
+    )
+
+
+def assert_tensor_close(
+    actual: Any,
+    expected: torch.Tensor,
+    *,
+    name: str,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> None:
+    """Compare ``actual`` with ``expected``: type, shape, dtype, non-finite values, then values.
+
+    Values are compared with ``numpy.testing.assert_allclose`` using the tolerances of the
+    expected dtype unless ``rtol``/``atol`` are given.
+    """
+    assert_tensor_like(actual, name=name, shape=tuple(expected.shape), dtype=expected.dtype)
+    actual = actual.detach().cpu()
+    expected = expected.detach().cpu()
+    default_rtol, default_atol = tolerances(expected.dtype)
+    rtol = default_rtol if rtol is None else rtol
+    atol = default_atol if atol is None else atol
+    if actual.is_floating_point():
+        sentence = _nonfinite_sentence(name, actual, expected)
+        if sentence:
+            raise CheckFailure(sentence)
+    a = actual.double().numpy() if actual.is_floating_point() else actual.numpy()
+    e = expected.double().numpy() if expected.is_floating_point() else expected.numpy()
+    try:
+        np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
+    except AssertionError:
+        diff = np.abs(a.astype(np.float64) - e.astype(np.float64))
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        bad = diff > atol + rtol * np.abs(e)
+        if a.ndim == 0:
+            raise CheckFailure(
+                f"{name} is {float(a):.6g}, but {float(e):.6g} was expected (off by {float(diff):.3g}; "
+                f"rtol={rtol:g}, atol={atol:g})."
+            ) from None
+        index = tuple(int(i) for i in np.unravel_index(np.argmax(np.where(bad, diff, -1)), a.shape))
+        raise CheckFailure(
+            f"{name} has {int(bad.sum())} of {a.size} value(s) off by more than the tolerance "
+            f"(rtol={rtol:g}, atol={atol:g}); the largest difference is {diff[index]:.3g} at index "
+            f"{index}: expected {e[index]:.6g}, found {a[index]:.6g}."
+        ) from None
+
+
+def as_float(value: Any, *, name: str) -> float:
+    """Accept a Python number or a one-element tensor/array and return it as a float."""
+    if value is None:
+        raise CheckFailure(f"{name} returned None, but a number was expected. Did you forget a `return`?")
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        count = value.size if isinstance(value, np.ndarray) else value.numel()
+        if count != 1:
+            raise CheckFailure(f"{name} should be a single number, but it is {describe(value)}.")
+        return float(value.item())
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return float(value)
+    raise CheckFailure(f"{name} should be a number, but it is {describe(value)}.")
+
+
+def assert_scalar_close(actual: Any, expected: float, *, name: str, rtol=1e-6, atol=1e-8) -> None:
+    """Compare a scalar result (Python number or 0-dim tensor) with ``expected``."""
+    found = as_float(actual, name=name)
+    if not np.isfinite(found) and np.isfinite(expected):
+        raise CheckFailure(f"{name} is {found}, but a finite value {expected:.6g} was expected.")
+    try:
+        np.testing.assert_allclose(found, expected, rtol=rtol, atol=atol)
+    except AssertionError:
+        raise CheckFailure(
+            f"{name} is {found:.6g}, but {expected:.6g} was expected "
+            f"(off by {abs(found - expected):.3g}; rtol={rtol:g}, atol={atol:g})."
+        ) from None
+
+
+def assert_probability_rows(p: torch.Tensor, *, name: str) -> None:
+    """Every entry is in [0, 1] and every row sums to 1."""
+    if not bool(torch.isfinite(p).all()):
+        raise CheckFailure(f"{name} contains nan or inf values; probabilities must be finite.")
+    if bool((p < 0).any()) or bool((p > 1).any()):
+        raise CheckFailure(
+            f"{name} has entries outside [0, 1] (min {p.min().item():.3g}, max {p.max().item():.3g})."
+        )
+    sums = p.double().sum(dim=-1)
+    worst = int((sums - 1).abs().argmax())
+    if abs(float(sums[worst]) - 1) > 1e-4:
+        raise CheckFailure(
+            f"Each row of {name} should sum to 1, but row {worst} sums to {float(sums[worst]):.6g}. "
+            "Normalise along the class axis (dim=1) and keep the dimension (keepdim=True)."
+        )
+
+
+# --------------------------------------------------------------------------- banned calls
+def _source_tree(fn: Callable) -> ast.AST | None:
+    try:
+        return ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+
+
+def _call_name(node: ast.Call) -> tuple[str, bool]:
+    """Return (last name, is_attribute) of a call's callee: ``F.softmax`` -> ('softmax', True)."""
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        return func.attr, True
+    if isinstance(func, ast.Name):
+        return func.id, False
+    return "", False
+
+
+def _is_library_object(obj: Any) -> bool:
+    module = getattr(obj, "__module__", None) or getattr(type(obj), "__module__", "") or ""
+    return module.split(".")[0] in {"torch", "numpy", "scipy"}
+
+
+def find_banned_calls(fn: Callable, banned: Iterable[str], _seen: set | None = None) -> list[str]:
+    """Return the banned calls ``fn`` makes, following helper functions defined by the student.
+
+    A call counts when its name is in ``banned`` and it reaches a library object: ``torch.softmax``,
+    ``F.softmax``, ``x.softmax(1)``, ``nn.Softmax(1)`` or a name imported from torch. Calls to the
+    student's own functions (e.g. their ``softmax`` inside ``log_softmax``) are followed instead.
+    """
+    banned = set(banned)
+    seen = _seen if _seen is not None else set()
+    if fn in seen:
+        return []
+    seen.add(fn)
+    found: list[str] = []
+    env = getattr(fn, "__globals__", {})
+    tree = _source_tree(fn)
+    if tree is None:  # no source: fall back to the names the bytecode touches
+        names = set(getattr(getattr(fn, "__code__", None), "co_names", ()))
+        return sorted(f"{n}(...)" for n in names & banned)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name, is_attr = _call_name(node)
+        target = env.get(name) if not is_attr else None
+        if name in banned and (is_attr or target is None or _is_library_object(target)):
+            found.append(f"{ast.unparse(node.func)}(...) on line {node.lineno}")
+        elif isinstance(target, types.FunctionType) and not _is_library_object(target):
+            found += find_banned_calls(target, banned, seen)
+    return found
+
+
+def assert_not_calling(fn: Callable, banned: Iterable[str], *, name: str | None = None) -> None:
+    """Fail when ``fn`` (or a helper it calls) uses one of the ``banned`` library functions."""
+    name = name or getattr(fn, "__name__", "your function")
+    calls = find_banned_calls(fn, banned)
+    if calls:
+        raise CheckFailure(
+            f"{name} must be written with elementary tensor operations, but it calls "
+            f"{', '.join(calls)}. The library versions of {', '.join(sorted(set(banned)))} are not "
+            "allowed here."
+        )
+
+
+# --------------------------------------------------------------------------- solution fixtures
+def with_helpers(fn: Callable, **replacements: Callable) -> Callable:
+    """Return ``fn`` with some of the global names it uses rebound, so that a bug in one
+    question's helper does not cost points again in the question that calls it."""
+    if not isinstance(fn, types.FunctionType):
+        return fn
+    used = {n: r for n, r in replacements.items() if n in fn.__code__.co_names}
+    if not used:
+        return fn
+    env = {**fn.__globals__, **used}
+    clone = types.FunctionType(fn.__code__, env, fn.__name__, fn.__defaults__, fn.__closure__)
+    clone.__kwdefaults__ = fn.__kwdefaults__
+    return clone
+
+
+def _clone(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_clone(v) for v in value)
+    return value
+
+
+def record_expected(namespace: Mapping[str, Any], cases: Mapping[str, list], path: str | Path) -> int:
+    """Run the solution's functions on every case and save inputs and outputs to ``path``.
+
+    ``cases`` maps a function name to a list of ``(case name, args)``. Returns the case count.
+    """
+    table = {}
+    for fn_name, fn_cases in cases.items():
+        fn = namespace[fn_name]
+        table[fn_name] = [
+            {"name": case, "args": args, "expected": fn(*_clone(args))} for case, args in fn_cases
+        ]
+    torch.save(table, path)
+    return sum(len(v) for v in table.values())
+
+
+def load_expected(fn_name: str, path: str | Path = EXPECTED_FILE) -> list[dict]:
+    """Load the recorded cases of one function."""
+    return torch.load(path, weights_only=True)[fn_name]
+
+
+def _signature(fn_name: str, args: tuple) -> str:
+    return f"{fn_name}({', '.join(describe(a) if isinstance(a, torch.Tensor) else repr(a) for a in args)})"
+
+
+def check_against_solution(
+    fn: Callable,
+    fn_name: str,
+    *,
+    only: Callable[[str], bool] | None = None,
+    helpers: Mapping[str, Callable] | None = None,
+    path: str | Path = EXPECTED_FILE,
+) -> int:
+    """Call ``fn`` on the recorded cases whose names pass ``only`` and compare with the solution.
+
+    Returns the number of cases checked; fails with the case name and the first difference.
+    """
+    if fn is None or not callable(fn):
+        raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
+    fn = with_helpers(fn, **(helpers or {}))
+    checked = 0
+    for case in load_expected(fn_name, path):
+        if only is not None and not only(case["name"]):
+            continue
+        args = _clone(case["args"])
+        label = f"{_signature(fn_name, args)} [case '{case['name']}']"
+        try:
+            actual = fn(*args)
+        except Exception as exc:  # the student's code raised: report it as a sentence
+            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+        expected = case["expected"]
+        if isinstance(expected, torch.Tensor):
+            assert_tensor_close(actual, expected, name=label)
+        else:
+            assert_scalar_close(actual, float(expected), name=label)
+        checked += 1
+    if checked == 0:
+        raise CheckFailure(f"No recorded cases of {fn_name} matched; the autograder is misconfigured.")
+    return checked
+
+
+#: Library calls that assignment questions on softmax and cross-entropy may not use.
+BANNED_CLASSIFICATION_CALLS = frozenset(
+    {"softmax", "log_softmax", "logsumexp", "cross_entropy", "nll_loss", "one_hot",
+     "Softmax", "LogSoftmax", "CrossEntropyLoss", "NLLLoss"}
+)
+
+
+# --------------------------------------------------------------------------- training loops and side effects
+def as_float_list(values: Any, *, name: str) -> list[float]:
+    """Accept a list or tuple of numbers / one-element tensors, or a 1-D tensor or array."""
+    if values is None:
+        raise CheckFailure(f"{name} is None, but a list of numbers was expected. Did you forget a `return`?")
+    if isinstance(values, (torch.Tensor, np.ndarray)):
+        if values.ndim != 1:
+            raise CheckFailure(f"{name} should be a list of numbers, but it is {describe(values)}.")
+        values = list(values)
+    if not isinstance(values, (list, tuple)):
+        raise CheckFailure(f"{name} should be a list of numbers, but it is {describe(values)}.")
+    return [as_float(v, name=f"entry {i} of {name}") for i, v in enumerate(values)]
+
+
+def assert_sequence_close(
+    actual: Any, expected: Iterable[float], *, name: str, rtol: float = 1e-6, atol: float = 1e-8,
+    hint: str = "",
+) -> None:
+    """Compare a list of numbers with ``expected``: length first, then every value."""
+    found = as_float_list(actual, name=name)
+    wanted = [float(v) for v in expected]
+    if len(found) != len(wanted):
+        raise CheckFailure(
+            f"{name} has {len(found)} entries, but {len(wanted)} were expected. {hint}".rstrip()
+        )
+    a, e = np.asarray(found, dtype=np.float64), np.asarray(wanted, dtype=np.float64)
+    if a.size == 0:
+        return
+    bad_nonfinite = ~np.isfinite(a) & np.isfinite(e)
+    if bad_nonfinite.any():
+        k = int(np.argmax(bad_nonfinite))
+        raise CheckFailure(
+            f"{name} contains non-finite values; the first is entry {k}: expected {e[k]:.6g}, found {a[k]}."
+        )
+    diff = np.abs(a - e)
+    bad = diff > atol + rtol * np.abs(e)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise CheckFailure(
+            f"{name} has {int(bad.sum())} of {a.size} entries off by more than the tolerance "
+            f"(rtol={rtol:g}, atol={atol:g}); the first is entry {k}: expected {e[k]:.8g}, found {a[k]:.8g} "
+            f"(largest difference {diff.max():.3g}). {hint}".rstrip()
+        )
+
+
+def _first_dtype(args: tuple) -> torch.dtype | None:
+    return next((a.dtype for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()), None)
+
+
+def check_tuple_against_solution(
+    fn: Callable,
+    fn_name: str,
+    *,
+    parts: tuple[str, ...],
+    only: Callable[[str], bool] | None = None,
+    helpers: Mapping[str, Callable] | None = None,
+    tolerances: Mapping[torch.dtype, tuple[float, float]] | None = None,
+    hints: Mapping[str, str] | None = None,
+    path: str | Path = EXPECTED_FILE,
+) -> int:
+    """Like ``check_against_solution`` for a function that returns a tuple, e.g. ``(Theta, losses)``.
+
+    ``parts`` names the tuple's entries for the feedback. Tensors, numbers and lists of numbers
+    are compared with the (rtol, atol) of the dtype of the case's first floating-point argument
+    (``tolerances`` overrides ``TOLERANCES``); ``hints`` adds a sentence to a part's failures.
+    Lists are compared (length, then values) before the other parts, so a loop that stops too
+    early is reported as such rather than as a wrong tensor.
+    """
+    if fn is None or not callable(fn):
+        raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
+    fn = with_helpers(fn, **(helpers or {}))
+    hints = hints or {}
+    checked = 0
+    for case in load_expected(fn_name, path):
+        if only is not None and not only(case["name"]):
+            continue
+        args = _clone(case["args"])
+        label = f"{_signature(fn_name, args)} [case '{case['name']}']"
+        try:
+            actual = fn(*args)
+        except Exception as exc:
+            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+        if not isinstance(actual, (tuple, list)) or len(actual) != len(parts):
+            raise CheckFailure(
+                f"{label} should return a tuple ({', '.join(parts)}), but it returned {describe(actual)}."
+            )
+        dtype = _first_dtype(args)
+        rtol, atol = (tolerances or {}).get(dtype, tolerances_for(dtype))
+        triples = list(zip(parts, actual, case["expected"]))
+        triples.sort(key=lambda t: not isinstance(t[2], (list, tuple)))  # lengths first, then tensors
+        for part, got, want in triples:
+            name = f"{part} returned by {label}"
+            hint = hints.get(part, "")
+            try:
+                if isinstance(want, torch.Tensor):
+                    assert_tensor_close(got, want, name=name, rtol=rtol, atol=atol)
+                elif isinstance(want, (list, tuple)):
+                    assert_sequence_close(got, want, name=name, rtol=rtol, atol=atol, hint=hint)
+                else:
+                    assert_scalar_close(got, float(want), name=name, rtol=rtol, atol=atol)
+            except CheckFailure as exc:
+                message = str(exc)
+                if hint and hint not in message:
+                    message = f"{message} {hint}"
+                raise CheckFailure(message) from None
+        checked += 1
+    if checked == 0:
+        raise CheckFailure(f"No recorded cases of {fn_name} matched; the autograder is misconfigured.")
+    return checked
+
+
+def tolerances_for(dtype: torch.dtype | None) -> tuple[float, float]:
+    """(rtol, atol) for values computed in ``dtype``; float64 when unknown."""
+    return TOLERANCES.get(dtype, TOLERANCES[torch.float64])
+
+
+def assert_repeatable(fn: Callable, args: tuple, *, name: str, hint: str = "") -> torch.Tensor:
+    """Call ``fn(*args)`` twice with the very same arguments; both results must agree.
+
+    Catches state that survives between calls, such as gradients accumulating in ``.grad``.
+    Returns the first result.
+    """
+    first = fn(*args)
+    assert_tensor_like(first, name=f"the first call of {name}", floating=True)
+    first = first.detach().clone()
+    second = fn(*args)
+    assert_tensor_like(second, name=f"the second call of {name}", shape=tuple(first.shape), dtype=first.dtype)
+    second = second.detach()
+    rtol, atol = tolerances(first.dtype)
+    diff = (second.double() - first.double()).abs()
+    allowed = atol + rtol * first.double().abs()
+    if bool((diff > allowed).any()) or not bool(torch.isfinite(second).all()):
+        index = tuple(int(i) for i in np.unravel_index(int(torch.nan_to_num(diff, nan=np.inf).argmax()), diff.shape))
+        raise CheckFailure(
+            f"{name} changes between two calls with the same arguments: at index {index} the first call "
+            f"gave {first[index].item():.6g} and the second {second[index].item():.6g}. {hint}".rstrip()
+        )
+    return first
+
+
+def assert_arguments_untouched(fn: Callable, args: Mapping[str, Any], *, name: str, hint: str = "") -> Any:
+    """Call ``fn(**args)`` by position and check that no tensor argument was modified.
+
+    Values, ``requires_grad`` and ``.grad`` of every tensor argument must be as before the call.
+    Returns what ``fn`` returned.
+    """
+    before = {
+        k: (v.detach().clone(), v.requires_grad, v.grad is None)
+        for k, v in args.items() if isinstance(v, torch.Tensor)
+    }
+    result = fn(*args.values())
+    for k, (values, requires_grad, no_grad) in before.items():
+        now = args[k]
+        if now.shape != values.shape or not torch.equal(now.detach(), values):
+            raise CheckFailure(
+                f"{name} changed the values of its argument {k}, which should be left exactly as it was. {hint}".rstrip()
+            )
+        if now.requires_grad and not requires_grad:
+            raise CheckFailure(
+                f"{name} left its argument {k} with requires_grad=True, but the caller's tensor had "
+                f"requires_grad=False. {hint}".rstrip()
+            )
+        if no_grad and now.grad is not None:
+            raise CheckFailure(
+                f"{name} left a .grad attribute on its argument {k}, which had none before the call. {hint}".rstrip()
+            )
+    return result
+
+
+def assert_calling_any(fn: Callable, required: Iterable[str], *, name: str, what: str) -> None:
+    """Fail unless ``fn`` (or a helper it calls) makes at least one of the ``required`` calls."""
+    if not find_banned_calls(fn, required):
+        raise CheckFailure(f"{name} should use {what}, but no such call was found in its code.")
+
+
+def _global_loads(code: types.CodeType) -> set[str]:
+    import dis
+
+    names = {i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL"}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_loads(const)
+    return names
+
+
+def global_data_reads(fn: Callable) -> dict[str, Any]:
+    """Global variables holding data (tensors or arrays) that ``fn`` reads, by name."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return {}
+    env = getattr(fn, "__globals__", {})
+    return {
+        n: env[n] for n in sorted(_global_loads(code))
+        if isinstance(env.get(n), (torch.Tensor, np.ndarray))
+    }
+
+
+def assert_no_global_data(fn: Callable, *, name: str) -> None:
+    """Fail when ``fn`` reads a tensor or array from the notebook's globals instead of a parameter."""
+    reads = global_data_reads(fn)
+    if reads:
+        listed = ", ".join(f"`{n}` ({describe(v)})" for n, v in reads.items())
+        raise CheckFailure(
+            f"{name} should use only its parameters, but it reads the notebook's global variable(s) {listed}, "
+            "so it gives wrong results or fails on any other data; use the argument that is passed in."
+        )
+
+
+def finite_difference_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                               eps: float = 1e-6) -> torch.Tensor:
+    """Central finite differences of the scalar function ``f`` at ``x`` (use float64)."""
+    x = x.detach().clone()
+    grad = torch.zeros_like(x)
+    flat, out = x.view(-1), grad.view(-1)
+    with torch.no_grad():
+        for i in range(flat.numel()):
+            old = flat[i].item()
+            flat[i] = old + eps
+            up = float(f(x))
+            flat[i] = old - eps
+            down = float(f(x))
+            flat[i] = old
+            out[i] = (up - down) / (2 * eps)
+    return grad
+
+# --------------------------------------------------------------------------- structures, losses, training
+def _normalise_leaf(value: Any) -> Any:
+    """Lists become tuples and classes become their names, so that equivalent answers compare equal."""
+    if isinstance(value, list):
+        return tuple(_normalise_leaf(v) for v in value)
+    if isinstance(value, tuple):
+        return tuple(_normalise_leaf(v) for v in value)
+    if isinstance(value, type):
+        return value.__name__
+    return value
+
+
+def assert_same_structure(actual: Any, expected: Any, *, name: str) -> None:
+    """Compare nested dicts, tuples, strings, dtypes, numbers and tensors with the expected value.
+
+    Strings compare without regard to case or surrounding spaces; lists and tuples are the same;
+    a class compares equal to its name; tensors and numbers use the usual tolerances.
+    """
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            raise CheckFailure(f"{name} should be a dict, but it is {describe(actual)}.")
+        missing = [k for k in expected if k not in actual]
+        if missing:
+            raise CheckFailure(
+                f"{name} should have the keys {sorted(expected)}, but {sorted(map(str, missing))} "
+                f"{'is' if len(missing) == 1 else 'are'} missing (found {sorted(map(str, actual))})."
+            )
+        for key in expected:
+            assert_same_structure(actual[key], expected[key], name=f"{name}[{key!r}]")
+        return
+    if isinstance(expected, torch.Tensor):
+        assert_tensor_close(actual, expected, name=name)
+        return
+    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
+        assert_scalar_close(actual, float(expected), name=name)
+        return
+    found, wanted = _normalise_leaf(actual), _normalise_leaf(expected)
+    if isinstance(wanted, str) and isinstance(found, str):
+        if found.strip().lower() == wanted.strip().lower():
+            return
+    elif isinstance(wanted, tuple) and isinstance(found, tuple) and len(found) == len(wanted):
+        if all(assert_equal_leaf(f, w) for f, w in zip(found, wanted)):
+            return
+    elif found == wanted:
+        return
+    raise CheckFailure(f"{name} should be {wanted!r}, but it is {found!r}.")
+
+
+def assert_equal_leaf(found: Any, wanted: Any) -> bool:
+    """True when two normalised leaves are equal (strings without regard to case)."""
+    if isinstance(found, str) and isinstance(wanted, str):
+        return found.strip().lower() == wanted.strip().lower()
+    return found == wanted
+
+
+def check_structure_against_solution(fn: Callable, fn_name: str, *, path: str | Path = EXPECTED_FILE) -> int:
+    """Like ``check_against_solution`` for functions that return dicts, tuples and strings."""
+    if fn is None or not callable(fn):
+        raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
+    checked = 0
+    for case in load_expected(fn_name, path):
+        args = _clone(case["args"])
+        label = f"{_signature(fn_name, args)}"
+        try:
+            actual = fn(*args)
+        except Exception as exc:
+            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+        if actual is None:
+            raise CheckFailure(f"{label} returned None, but a dict was expected. Did you forget a `return`?")
+        assert_same_structure(actual, case["expected"], name=label)
+        checked += 1
+    return checked
+
+
+def assert_loss_module(actual: Any, expected_name: str, *, name: str, hint: str = "") -> None:
+    """``actual`` is an instance of the torch.nn loss class called ``expected_name``, reducing by mean."""
+    if actual is None:
+        raise CheckFailure(f"{name} returned None, but an nn.{expected_name} was expected. Did you forget a `return`?")
+    if isinstance(actual, type):
+        raise CheckFailure(
+            f"{name} returned the class {actual.__name__} itself, but an instance was expected: "
+            f"call it, as in nn.{actual.__name__}()."
+        )
+    if not isinstance(actual, torch.nn.Module):
+        raise CheckFailure(f"{name} should return a torch.nn loss module, but it returned {describe(actual)}.")
+    found = type(actual).__name__
+    if found != expected_name:
+        raise CheckFailure(f"{name} should return nn.{expected_name}, but it returned nn.{found}.{hint and ' ' + hint}")
+    reduction = getattr(actual, "reduction", "mean")
+    if reduction != "mean":
+        raise CheckFailure(
+            f"{name} should average over the batch (reduction='mean', the default), but its reduction is {reduction!r}."
+        )
+
+
+def assert_target_shape(targets: Any, output_shape: tuple[int, ...], *, name: str, criterion: str) -> None:
+    """Targets must have the shape of the model output they are compared with."""
+    assert_tensor_like(targets, name=name)
+    if tuple(targets.shape) != tuple(output_shape):
+        raise CheckFailure(
+            f"{name} has shape {tuple(targets.shape)}, but {criterion} compares it element by element with a "
+            f"model output of shape {tuple(output_shape)}, so the targets must have that shape too."
+        )
+
+
+def _metrics(task: str, logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """Held-out metrics computed from raw logits, without any of the student's functions."""
+    labels = torch.as_tensor(labels)
+    if task == "binary":
+        predicted = (logits.reshape(-1) > 0).long()
+        return {"accuracy": (predicted == labels.reshape(-1).long()).double().mean().item()}
+    if task == "multiclass":
+        return {"accuracy": (logits.argmax(dim=1) == labels.long()).double().mean().item()}
+    predicted = (logits > 0).long()
+    return {
+        "subset_accuracy": (predicted == labels.long()).all(dim=1).double().mean().item(),
+        "hamming_loss": (predicted != labels.long()).double().mean().item(),
+    }
+
+
+#: metric -> (allowed shortfall from the reference, True if larger is better).
+TRAINING_MARGINS = {
+    "accuracy": (0.07, True),
+    "subset_accuracy": (0.08, True),
+    "hamming_loss": (0.04, False),
+}
+
+
+def check_training(
+    train: Callable,
+    task: str,
+    *,
+    helpers: Mapping[str, Callable] | None = None,
+    fn_name: str = "held_out_scores",
+    loss_factor: float = 1.3,
+    loss_slack: float = 0.05,
+    path: str | Path = EXPECTED_FILE,
+) -> dict[str, float]:
+    """Train with the student's ``train`` on the recorded data of ``task`` and compare with the reference.
+
+    The recorded case (named ``task``) holds ``(task, X_train, y_train, X_test, y_test, epochs, seed)``
+    and, as expected value, the reference's held-out metrics and last epoch loss. The student's model
+    is evaluated here on raw logits; each metric may fall short of the reference by its margin in
+    ``TRAINING_MARGINS`` and the last epoch loss may be at most ``loss_factor`` times the reference's
+    plus ``loss_slack``.
+    """
+    if train is None or not callable(train):
+        raise CheckFailure("train is not defined as a function; run its cell first.")
+    cases = [c for c in load_expected(fn_name, path) if c["name"] == task]
+    if not cases:
+        raise CheckFailure(f"No recorded training data for the {task} task; the autograder is misconfigured.")
+    _, X_train, y_train, X_test, y_test, epochs, seed = cases[0]["args"]
+    reference = cases[0]["expected"]
+    fn = with_helpers(train, **(helpers or {}))
+    label = f"train({task!r}, X of shape {tuple(X_train.shape)}, y of shape {tuple(y_train.shape)}, epochs={epochs}, seed={seed})"
+    try:
+        result = fn(task, X_train.numpy(), y_train.numpy(), epochs, seed)
+    except Exception as exc:
+        raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise CheckFailure(f"{label} should return a tuple (model, losses), but it returned {describe(result)}.")
+    model, losses = result
+    if not isinstance(model, torch.nn.Module):
+        raise CheckFailure(f"The model returned by {label} should be a torch.nn.Module, but it is {describe(model)}.")
+    try:
+        losses = [as_float(v, name="each epoch loss") for v in losses]
+    except TypeError:
+        raise CheckFailure(f"The losses returned by {label} should be a list of numbers, but they are {describe(losses)}.") from None
+    if len(losses) != epochs:
+        raise CheckFailure(f"{label} should return one loss per epoch ({epochs}), but it returned {len(losses)}.")
+    if not all(np.isfinite(losses)):
+        raise CheckFailure(f"The losses returned by {label} contain nan or inf: {losses}.")
+    limit = loss_factor * reference["final_loss"] + loss_slack
+    if losses[-1] > limit:
+        raise CheckFailure(
+            f"The last epoch loss of {label} is {losses[-1]:.3f}, but the reference reaches "
+            f"{reference['final_loss']:.3f} on the same data and at most {limit:.3f} is accepted; check that "
+            "the criterion receives raw logits (no sigmoid or softmax before it) and that every batch takes an "
+            "optimizer step after zero_grad()."
+        )
+    model.eval()
+    with torch.no_grad():
+        logits = model(X_test.float())
+    if task == "binary":
+        expected_cols = 1
+    elif task == "multiclass":
+        expected_cols = int(y_test.max()) + 1
+    else:
+        expected_cols = y_test.shape[1]
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[1] != expected_cols:
+        raise CheckFailure(
+            f"The model returned by {label} should map ({X_test.shape[0]}, {X_test.shape[1]}) inputs to logits of "
+            f"shape ({X_test.shape[0]}, {expected_cols}), but it gave {describe(logits)}."
+        )
+    scores = _metrics(task, logits, y_test)
+    for metric, value in scores.items():
+        margin, higher_is_better = TRAINING_MARGINS[metric]
+        ref = reference[metric]
+        bound = ref - margin if higher_is_better else ref + margin
+        if (value < bound) if higher_is_better else (value > bound):
+            relation = "at least" if higher_is_better else "at most"
+            raise CheckFailure(
+                f"The held-out {metric.replace('_', ' ')} of the model returned by {label} is {value:.3f}, but "
+                f"{relation} {bound:.3f} is required (the reference reaches {ref:.3f} on the same data)."
+            )
+    return scores
+
+
+#: Library calls that from-scratch sigmoid and binary cross-entropy questions may not use.
+BANNED_BINARY_LOSS_CALLS = frozenset(
+    {"sigmoid", "logsigmoid", "softplus", "expit", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+     "Sigmoid", "LogSigmoid", "Softplus", "BCELoss", "BCEWithLogitsLoss"}
+)
+
+
+def assert_finite_like_solution(
+    fn: Callable,
+    fn_name: str,
+    *,
+    hint: str,
+    only: Callable[[str], bool] | None = None,
+    helpers: Mapping[str, Callable] | None = None,
+    path: str | Path = EXPECTED_FILE,
+) -> int:
+    """Fail, with ``hint``, where ``fn`` gives nan or inf on a recorded case whose solution value is finite.
+
+    Meant to run before ``check_against_solution`` in stability tests, so that the feedback explains the
+    overflow in the terms of the question instead of only reporting a wrong value.
+    """
+    if fn is None or not callable(fn):
+        raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
+    fn = with_helpers(fn, **(helpers or {}))
+    checked = 0
+    for case in load_expected(fn_name, path):
+        if only is not None and not only(case["name"]):
+            continue
+        expected = case["expected"]
+        if not isinstance(expected, torch.Tensor):
+            continue
+        args = _clone(case["args"])
+        label = f"{_signature(fn_name, args)} [case '{case['name']}']"
+        try:
+            actual = fn(*args)
+        except Exception as exc:
+            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+        assert_tensor_like(actual, name=label)
+        if actual.shape != expected.shape or not actual.is_floating_point():
+            continue  # reported by check_against_solution
+        actual = actual.detach().cpu()
+        bad = ~torch.isfinite(actual) & torch.isfinite(expected)
+        if bool(bad.any()):
+            index = tuple(int(i) for i in bad.nonzero()[0]) if actual.ndim else ()
+            raise CheckFailure(
+                f"{label} contains {int(bad.sum())} nan or inf value(s) where the reference is finite; at index "
+                f"{index} the reference gives {expected[index].item():.6g} and yours {actual[index].item()}. {hint}"
+            )
+        checked += 1
+    return checked
