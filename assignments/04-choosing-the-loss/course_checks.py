@@ -13,7 +13,7 @@ import inspect
 import textwrap
 import types
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -291,6 +291,34 @@ def _signature(fn_name: str, args: tuple) -> str:
     return f"{fn_name}({', '.join(describe(a) if isinstance(a, torch.Tensor) else repr(a) for a in args)})"
 
 
+def replay(
+    fn: Callable,
+    fn_name: str,
+    *,
+    only: Callable[[str], bool] | None = None,
+    helpers: Mapping[str, Callable] | None = None,
+    path: str | Path = EXPECTED_FILE,
+) -> Iterator[tuple[dict, tuple, str, Any]]:
+    """Call ``fn`` on each recorded case of ``fn_name`` whose name passes ``only``.
+
+    Yields ``(case, args, label, actual)``; an exception in the student's code becomes a
+    ``CheckFailure`` naming the case, and a missing function fails before any call.
+    """
+    if fn is None or not callable(fn):
+        raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
+    fn = with_helpers(fn, **(helpers or {}))
+    for case in load_expected(fn_name, path):
+        if only is not None and not only(case["name"]):
+            continue
+        args = _clone(case["args"])
+        label = f"{_signature(fn_name, args)} [case '{case['name']}']"
+        try:
+            actual = fn(*args)
+        except Exception as exc:  # the student's code raised: report it as a sentence
+            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+        yield case, args, label, actual
+
+
 def check_against_solution(
     fn: Callable,
     fn_name: str,
@@ -303,19 +331,8 @@ def check_against_solution(
 
     Returns the number of cases checked; fails with the case name and the first difference.
     """
-    if fn is None or not callable(fn):
-        raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
-    fn = with_helpers(fn, **(helpers or {}))
     checked = 0
-    for case in load_expected(fn_name, path):
-        if only is not None and not only(case["name"]):
-            continue
-        args = _clone(case["args"])
-        label = f"{_signature(fn_name, args)} [case '{case['name']}']"
-        try:
-            actual = fn(*args)
-        except Exception as exc:  # the student's code raised: report it as a sentence
-            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+    for case, _, label, actual in replay(fn, fn_name, only=only, helpers=helpers, path=path):
         expected = case["expected"]
         if isinstance(expected, torch.Tensor):
             assert_tensor_close(actual, expected, name=label)
@@ -402,20 +419,9 @@ def check_tuple_against_solution(
     Lists are compared (length, then values) before the other parts, so a loop that stops too
     early is reported as such rather than as a wrong tensor.
     """
-    if fn is None or not callable(fn):
-        raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
-    fn = with_helpers(fn, **(helpers or {}))
     hints = hints or {}
     checked = 0
-    for case in load_expected(fn_name, path):
-        if only is not None and not only(case["name"]):
-            continue
-        args = _clone(case["args"])
-        label = f"{_signature(fn_name, args)} [case '{case['name']}']"
-        try:
-            actual = fn(*args)
-        except Exception as exc:
-            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+    for case, args, label, actual in replay(fn, fn_name, only=only, helpers=helpers, path=path):
         if not isinstance(actual, (tuple, list)) or len(actual) != len(parts):
             raise CheckFailure(
                 f"{label} should return a tuple ({', '.join(parts)}), but it returned {describe(actual)}."
@@ -788,22 +794,11 @@ def assert_finite_like_solution(
     Meant to run before ``check_against_solution`` in stability tests, so that the feedback explains the
     overflow in the terms of the question instead of only reporting a wrong value.
     """
-    if fn is None or not callable(fn):
-        raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
-    fn = with_helpers(fn, **(helpers or {}))
     checked = 0
-    for case in load_expected(fn_name, path):
-        if only is not None and not only(case["name"]):
-            continue
+    for case, _, label, actual in replay(fn, fn_name, only=only, helpers=helpers, path=path):
         expected = case["expected"]
         if not isinstance(expected, torch.Tensor):
             continue
-        args = _clone(case["args"])
-        label = f"{_signature(fn_name, args)} [case '{case['name']}']"
-        try:
-            actual = fn(*args)
-        except Exception as exc:
-            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
         assert_tensor_like(actual, name=label)
         if actual.shape != expected.shape or not actual.is_floating_point():
             continue  # reported by check_against_solution
