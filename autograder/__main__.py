@@ -2,6 +2,7 @@
 
     python -m autograder build [--check] [ID ...]
     python -m autograder grade [--assignment ID] [--out DIR] [--workers N] [--timeout S] [SUBMISSION ...]
+    python -m autograder strength [--functions-only] [ID ...]
     python -m autograder data
 """
 
@@ -112,6 +113,19 @@ def cmd_data(args) -> int:
     return 0
 
 
+def cmd_strength(args) -> int:
+    from . import strength
+
+    reports = []
+    chosen = _selected(args.ids) if args.ids else [
+        a for a in assignments.all_assignments() if (a.source_dir / "mutants.py").exists()]
+    for a in chosen:
+        _ensure_built(a)
+        reports.append(strength.run(a, notebook_level=not args.functions_only))
+    print(strength.table(reports))
+    return 0 if all(r.perfect for r in reports) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -128,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=None, help="parallel submissions (default: core count)")
     p.add_argument("--timeout", type=float, default=600.0, help="wall-clock limit per submission in seconds")
     p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("strength", help="mutation suite: every bug loses points, every variant gets full marks")
+    p.add_argument("ids", nargs="*", help="assignment ids (default: every assignment with a mutants.py)")
+    p.add_argument("--functions-only", action="store_true", help="skip the whole-notebook bugs")
+    p.set_defaults(func=cmd_strength)
 
     p = sub.add_parser("data", help="locate or prepare the real Fashion-MNIST")
     p.set_defaults(func=cmd_data)
