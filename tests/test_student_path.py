@@ -10,6 +10,7 @@ import pytest
 
 from autograder import notebooks
 from autograder.grading import batch
+from leaks import find_leaks, student_texts
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +65,8 @@ def test_filled_student_notebook_passes_checks_and_exports(built, tmp_path):
 
     exports = sorted(work.glob("*.zip"))
     assert len(exports) == 1, f"grader.export() should write one zip, found {exports}"
+    leaks = find_leaks(built, student_texts(work, exports[0]), solutions=False)
+    assert not leaks, "\n".join(leaks)
     outcome = batch.grade_one(built, exports[0], exports[0].name, tmp_path / "scratch", timeout=300, threads=2)
     assert outcome.status == "Completed"
     assert outcome.results.total == outcome.results.possible, outcome.results.summary()

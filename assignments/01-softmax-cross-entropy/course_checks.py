@@ -20,11 +20,17 @@ import torch
 
 EXPECTED_FILE = "expected.pt"
 
-#: (rtol, atol) per dtype, used by ``numpy.testing.assert_allclose``.
+#: (rtol, atol) per dtype, used by ``numpy.testing.assert_allclose``. Why these values:
 TOLERANCES = {
+    # half precision has ~3 significant digits; only used when a GPU path returns fp16
     torch.float16: (1e-2, 1e-3),
     torch.bfloat16: (2e-2, 1e-2),
+    # float32 eps is 1.2e-7: a different but correct formula (gather vs one-hot, exp(log_softmax)
+    # vs softmax) differs by a few hundred eps at most, far inside 1e-4; atol 1e-6 covers values
+    # that should be ~0 (tiny probabilities), where a relative bound means nothing
     torch.float32: (1e-4, 1e-6),
+    # float64 eps is 2.2e-16: 1e-7 leaves nine orders of magnitude for reordered sums and still
+    # catches any float32 round trip (relative error ~1e-8 .. 1e-7 shows up on the larger cases)
     torch.float64: (1e-7, 1e-10),
 }
 
