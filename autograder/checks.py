@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
 import textwrap
 import types
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 EXPECTED_FILE = "expected.pt"
+DEVICE_ENV_VAR = "GRADING_DEVICE"
 
 #: (rtol, atol) per dtype, used by ``numpy.testing.assert_allclose``.
 TOLERANCES = {
@@ -27,6 +29,14 @@ TOLERANCES = {
     torch.float32: (1e-4, 1e-6),
     torch.float64: (1e-7, 1e-10),
 }
+
+
+def grading_device() -> torch.device:
+    """Where grading computes: ``$GRADING_DEVICE`` if set (e.g. ``cpu``, ``cuda:1``), else CUDA when present, else CPU."""
+    wanted = os.environ.get(DEVICE_ENV_VAR, "").strip()
+    if wanted:
+        return torch.device(wanted)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class CheckFailure(AssertionError):
@@ -746,8 +756,11 @@ def check_training(
             "optimizer step after zero_grad()."
         )
     model.eval()
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))  # CPU or CUDA, as trained
     with torch.no_grad():
-        logits = model(X_test.float())
+        logits = model(X_test.float().to(device))
+    if isinstance(logits, torch.Tensor):
+        logits = logits.detach().cpu()
     if task == "binary":
         expected_cols = 1
     elif task == "multiclass":
