@@ -1,7 +1,7 @@
 """Command line: ``python -m autograder build|grade|data``.
 
     python -m autograder build [--check] [ID ...]
-    python -m autograder grade [--assignment ID] [--out DIR] [--workers N] [--timeout S] [SUBMISSION ...]
+    python -m autograder grade [--assignment ID] [--out DIR] [--workers N] [--timeout S] [--docker [--gpus]] [SUBMISSION ...]
     python -m autograder strength [--functions-only] [ID ...]
     python -m autograder data
 """
@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from . import REPO_ROOT, assignments
+from .grading import container
 
 
 def _selected(ids: list[str]) -> list[assignments.Assignment]:
@@ -68,6 +69,11 @@ def cmd_grade(args) -> int:
 
     if args.submissions and not args.assignment:
         sys.exit("grade: --assignment ID is required when submissions are given")
+    try:
+        runner = container.runner_from_args(args)  # None: grade in local processes
+    except container.DockerUnavailable as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 2
     selected = _selected([args.assignment] if args.assignment else [])
     status = 0
     for a in selected:
@@ -84,7 +90,7 @@ def cmd_grade(args) -> int:
             paths = [d.path for d in made]
             expected = {d.path.name: d.expected_total for d in made}
         start = time.monotonic()
-        outcomes, frame = batch.grade(a, paths, out, workers=args.workers, timeout=args.timeout)
+        outcomes, frame = batch.grade(a, paths, out, workers=args.workers, timeout=args.timeout, runner=runner)
         wall = time.monotonic() - start
         rows = [("file", "score", "expected" if expected else "", "seconds", "grading_status")]
         for o in outcomes:
@@ -141,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="output folder (default: graded/<id>)")
     p.add_argument("--workers", type=int, default=None, help="parallel submissions (default: core count)")
     p.add_argument("--timeout", type=float, default=600.0, help="wall-clock limit per submission in seconds")
+    container.add_arguments(p)
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("strength", help="mutation suite: every bug loses points, every variant gets full marks")

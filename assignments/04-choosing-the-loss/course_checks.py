@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
 import textwrap
 import types
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 EXPECTED_FILE = "expected.pt"
+DEVICE_ENV_VAR = "GRADING_DEVICE"
 
 #: (rtol, atol) per dtype, used by ``numpy.testing.assert_allclose``. Why these values:
 TOLERANCES = {
@@ -47,6 +49,14 @@ def _observe(found: np.ndarray, wanted: np.ndarray, rtol: float, atol: float) ->
     finite = np.isfinite(wanted) & (allowed > 0)
     if finite.any():
         OBSERVED_RATIOS.append(float(np.max(np.abs(found - wanted)[finite] / allowed[finite])))
+
+
+def grading_device() -> torch.device:
+    """Where grading computes: ``$GRADING_DEVICE`` if set (e.g. ``cpu``, ``cuda:1``), else CUDA when present, else CPU."""
+    wanted = os.environ.get(DEVICE_ENV_VAR, "").strip()
+    if wanted:
+        return torch.device(wanted)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class CheckFailure(AssertionError):
@@ -780,8 +790,11 @@ def check_training(
             "optimizer step after zero_grad()."
         )
     model.eval()
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))  # CPU or CUDA, as trained
     with torch.no_grad():
-        logits = model(X_test.float())
+        logits = model(X_test.float().to(device))
+    if isinstance(logits, torch.Tensor):
+        logits = logits.detach().cpu()
     if task == "binary":
         expected_cols = 1
     elif task == "multiclass":

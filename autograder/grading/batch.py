@@ -71,7 +71,7 @@ def _failure(label: str, path: Path, exc: Exception, seconds: float) -> Outcome:
 
 
 def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: float, threads: int,
-              extra_env: dict[str, str] | None = None) -> Outcome:
+              extra_env: dict[str, str] | None = None, runner=None) -> Outcome:
     """Grade one submission in a fresh process under ``scratch``, killed after ``timeout`` s."""
     start = time.monotonic()
     try:
@@ -90,6 +90,8 @@ def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: flo
         **(extra_env or {}),
     }
     cmd = [sys.executable, "-m", "autograder.grading.run_one", str(a.autograder_zip), str(path.resolve()), str(out)]
+    if runner is not None:  # e.g. container.DockerRunner: the same run_one, launched in a container
+        cmd = runner(a.autograder_zip, path.resolve(), out, env, timeout)
     with open(scratch / "grader-log.txt", "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=scratch,
                                 start_new_session=True, stdin=subprocess.DEVNULL)
@@ -161,6 +163,7 @@ def grade(
     workers: int | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     quiet: bool = False,
+    runner=None,
 ) -> tuple[list[Outcome], pd.DataFrame]:
     """Grade ``paths`` for assignment ``a`` into ``out_dir``; never raises for a bad submission.
 
@@ -182,7 +185,7 @@ def grade(
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch_root:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {
-                pool.submit(grade_one, a, p, n, Path(scratch_root) / f"{i:05d}", timeout, threads, env): (p, n)
+                pool.submit(grade_one, a, p, n, Path(scratch_root) / f"{i:05d}", timeout, threads, env, runner): (p, n)
                 for i, (p, n) in enumerate(zip(paths, names))
             }
             for done, fut in enumerate(as_completed(futures), 1):

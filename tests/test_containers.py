@@ -1,0 +1,285 @@
+"""Containers without a Docker engine: the image definitions, the `docker run` line, the device choice."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shlex
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from autograder import REPO_ROOT, checks
+from autograder.grading import batch, container
+
+DOCKERFILES = {"cpu": REPO_ROOT / "autograder/containers/Dockerfile.cpu",
+               "gpu": REPO_ROOT / "autograder/containers/Dockerfile.gpu"}
+PIN = re.compile(r"([A-Za-z0-9_.\-]+(?:\[[^\]]+\])?)\s*==\s*([^\s;]+)")
+
+
+def _instructions(path: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, comments dropped and continuation lines joined."""
+    text = re.sub(r"\\\n", " ", "\n".join(l for l in path.read_text().splitlines() if not l.lstrip().startswith("#")))
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1].strip()) for line in text.splitlines() if line.strip()]
+
+
+def _pins(lines) -> dict[str, str]:
+    return {m.group(1).lower(): m.group(2) for line in lines
+            if (m := PIN.fullmatch(line.split("#", 1)[0].strip()))}
+
+
+def _requirements() -> dict[str, str]:
+    return _pins((REPO_ROOT / "requirements.txt").read_text().splitlines())
+
+
+# --- the image definitions --------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", DOCKERFILES)
+def test_every_base_image_is_pinned_by_tag(kind):
+    froms = [args for ins, args in _instructions(DOCKERFILES[kind]) if ins == "FROM"]
+    assert froms, f"Dockerfile.{kind} has no FROM"
+    for image in froms:
+        image = image.split()[0]
+        assert "$" not in image, f"Dockerfile.{kind}: base image {image} comes from a build argument"
+        name, _, tag = image.rpartition(":")
+        assert name and tag and "/" not in tag, f"Dockerfile.{kind}: base image {image} has no tag"
+        assert tag != "latest", f"Dockerfile.{kind}: base image {image} uses latest"
+        assert re.search(r"\d+\.\d+\.\d+", tag), f"Dockerfile.{kind}: {image} is not pinned to a patch release"
+
+
+@pytest.mark.parametrize("kind", DOCKERFILES)
+def test_image_python_matches_the_environment(kind):
+    env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
+    conda_python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
+    image = next(args for ins, args in _instructions(DOCKERFILES[kind]) if ins == "FROM")
+    assert image.startswith(f"python:{conda_python.split('=')[1]}."), (image, conda_python)
+
+
+@pytest.mark.parametrize("kind", DOCKERFILES)
+def test_image_installs_exactly_the_pinned_requirements(kind):
+    steps = _instructions(DOCKERFILES[kind])
+    assert ("COPY", "requirements.txt /course/requirements.txt") in steps
+    pip_runs = [args for ins, args in steps if ins == "RUN" and "pip install" in args]
+    assert pip_runs == ["pip install -r /course/requirements.txt"], \
+        f"Dockerfile.{kind} must install requirements.txt and nothing else: {pip_runs}"
+    # any pin written into the Dockerfile itself (none today) must agree with requirements.txt
+    text = DOCKERFILES[kind].read_text()
+    written = {m.group(1).lower(): m.group(2) for m in PIN.finditer(text)}
+    req = _requirements()
+    assert all(req.get(k) == v for k, v in written.items() if k in req), written
+    # and requirements.txt is what environment.yml pins (tests/test_environment.py checks it too)
+    env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
+    env_pins = _pins(next(d["pip"] for d in env["dependencies"] if isinstance(d, dict)))
+    assert {k: env_pins.get(k) for k in req} == req
+
+
+@pytest.mark.parametrize("kind", DOCKERFILES)
+def test_image_has_fashion_mnist_offline(kind):
+    runs = " ".join(args for ins, args in _instructions(DOCKERFILES[kind]) if ins == "RUN")
+    assert re.search(r"apt-get install [^&]*dataset-fashion-mnist=\S+", runs), "the Debian data set, pinned"
+    assert "python -m autograder data" in runs and "python -m autograder build" in runs
+    env = " ".join(args for ins, args in _instructions(DOCKERFILES[kind]) if ins == "ENV")
+    assert "FASHION_MNIST_DIR=/course/data" in env
+
+
+@pytest.mark.parametrize("kind", DOCKERFILES)
+def test_entry_is_python_m_autograder_grade(kind):
+    cmds = [args for ins, args in _instructions(DOCKERFILES[kind]) if ins in ("CMD", "ENTRYPOINT")]
+    assert cmds == ['["python", "-m", "autograder", "grade"]']
+    help_text = subprocess.run([sys.executable, "-m", "autograder", "grade", "--help"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=120)
+    assert help_text.returncode == 0 and "--docker" in help_text.stdout and "--gpus" in help_text.stdout
+    assert (REPO_ROOT / "autograder/grading/run_one.py").is_file()
+
+
+def test_cpu_and_gpu_images_share_every_step_but_the_nvidia_settings():
+    def steps(kind):
+        return [(i, a) for i, a in _instructions(DOCKERFILES[kind]) if i not in ("ENV", "ARG")]
+    assert steps("cpu") == steps("gpu")
+    gpu_env = " ".join(a for i, a in _instructions(DOCKERFILES["gpu"]) if i == "ENV")
+    assert "NVIDIA_VISIBLE_DEVICES=all" in gpu_env and "NVIDIA_DRIVER_CAPABILITIES=compute,utility" in gpu_env
+    assert "--gpus all" in DOCKERFILES["gpu"].read_text(), "the GPU image documents its run command"
+
+
+def test_build_context_leaves_out_local_state():
+    ignored = set((REPO_ROOT / ".dockerignore").read_text().split())
+    assert {".git", ".venv", "autograder/dist", "graded", "data"} <= ignored
+
+
+# --- the docker run command line --------------------------------------------------------------
+
+def _line(tmp_path, runner, env=None, timeout=600.0):
+    sub = tmp_path / "sub dir" / "hw.ipynb"
+    sub.parent.mkdir(parents=True, exist_ok=True)
+    sub.write_text("{}")
+    zip_path = tmp_path / "a-autograder.zip"
+    out = tmp_path / "scratch" / "out"
+    return runner(zip_path, sub, out, env or {}, timeout), sub, zip_path, out
+
+
+def _option(cmd, flag):
+    return [cmd[i + 1] for i, c in enumerate(cmd[:-1]) if c == flag]
+
+
+def test_docker_line_isolates_the_submission(tmp_path):
+    cmd, sub, zip_path, out = _line(tmp_path, container.DockerRunner())
+    assert cmd[:2] == ["docker", "run"] and "--rm" in cmd
+    assert _option(cmd, "--network") == ["none"]
+    assert _option(cmd, "--memory") == ["4g"] and _option(cmd, "--memory-swap") == ["4g"]
+    assert _option(cmd, "--cpus") == ["2"] and _option(cmd, "--pids-limit") == ["512"]
+    assert _option(cmd, "--user") == [f"{os.getuid()}:{os.getgid()}"]
+    assert "--gpus" not in cmd
+    mounts = _option(cmd, "-v")
+    assert f"{zip_path}:/grading/autograder.zip:ro" in mounts
+    assert f"{sub}:/grading/submission/hw.ipynb:ro" in mounts
+    assert f"{out}:/grading/out" in mounts and out.is_dir(), "results come back through a writable mount"
+    image = cmd.index("dl-autograded:cpu")
+    assert cmd[image + 1:] == ["timeout", "-s", "KILL", "605", "python", "-m", "autograder.grading.run_one",
+                               "/grading/autograder.zip", "/grading/submission/hw.ipynb", "/grading/out"]
+
+
+def test_docker_line_with_gpus_limits_and_environment(tmp_path):
+    data = tmp_path / "fmnist"
+    data.mkdir()
+    runner = container.DockerRunner(image=container.IMAGES[True], memory="8g", cpus=1.5, gpus=True)
+    env = {"FASHION_MNIST_DIR": str(data), "GRADING_DEVICE": "cuda:1", "OMP_NUM_THREADS": "3",
+           "PYTHONPATH": "/host/only", "TMPDIR": "/host/tmp"}
+    cmd, *_ = _line(tmp_path, runner, env, timeout=59.5)
+    assert _option(cmd, "--gpus") == ["all"]
+    assert _option(cmd, "--memory") == ["8g"] and _option(cmd, "--cpus") == ["1.5"]
+    assert f"{data}:/data/fashion-mnist:ro" in _option(cmd, "-v")
+    envs = _option(cmd, "-e")
+    assert {"FASHION_MNIST_DIR=/data/fashion-mnist", "GRADING_DEVICE=cuda:1", "OMP_NUM_THREADS=3"} <= set(envs)
+    assert not any(e.startswith(("PYTHONPATH=", "TMPDIR=/host")) for e in envs), "host paths stay on the host"
+    assert "dl-autograded:gpu" in cmd and cmd[cmd.index("timeout") + 3] == "65"
+
+
+def test_grade_flags_choose_the_runner(monkeypatch):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    container.add_arguments(parser)
+    assert container.runner_from_args(parser.parse_args([])) is None
+    checked = []
+    monkeypatch.setattr(container, "check_engine", lambda image, docker="docker": checked.append(image))
+    r = container.runner_from_args(parser.parse_args(["--docker", "--gpus", "--memory", "6g", "--cpus", "3"]))
+    assert (r.image, r.gpus, r.memory, r.cpus) == ("dl-autograded:gpu", True, "6g", 3.0)
+    assert checked == ["dl-autograded:gpu"], "the engine is checked before anything is graded"
+    with pytest.raises(container.DockerUnavailable, match="--gpus only applies with --docker"):
+        container.runner_from_args(parser.parse_args(["--gpus"]))
+
+
+def _grade_docker(env, *extra):
+    return subprocess.run([sys.executable, "-m", "autograder", "grade", "--docker", *extra], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+
+
+def _one_sentence(text: str) -> str:
+    lines = text.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in text, text
+    assert lines[0].endswith(".") and lines[0].count(". ") == 0, text
+    return lines[0]
+
+
+def test_docker_without_an_engine_fails_in_one_sentence(tmp_path):
+    proc = _grade_docker({"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"})
+    assert proc.returncode == 2 and not proc.stdout
+    line = _one_sentence(proc.stderr)
+    assert "Docker engine" in line and "without --docker" in line
+
+
+def test_docker_on_this_machine_fails_in_one_sentence_when_no_engine_answers():
+    if subprocess.run(["docker", "version"], capture_output=True, timeout=30).returncode == 0:
+        pytest.skip("a Docker engine answers here")
+    proc = _grade_docker({}, "--gpus")
+    assert proc.returncode == 2 and "Docker engine" in _one_sentence(proc.stderr)
+
+
+def test_docker_without_the_client_fails_in_one_sentence(tmp_path):
+    proc = _grade_docker({"PATH": str(tmp_path)})
+    assert proc.returncode == 2 and "not on PATH" in _one_sentence(proc.stderr)
+
+
+# --- the thin wrapper, end to end, with a stand-in for `docker run` -----------------------------
+
+FAKE_DOCKER = '''#!{python}
+"""Stand-in for `docker run`: logs the line, maps the mounts back to host paths, runs the command."""
+import os, subprocess, sys
+args = sys.argv[1:]
+open(os.environ["FAKE_DOCKER_LOG"], "a").write(repr(args) + "\\n")
+assert args[0] == "run"
+i, mounts, env = 1, {{}}, {{}}
+while args[i].startswith("-"):
+    if args[i] in ("--rm", "--init"):
+        i += 1
+        continue
+    flag, value = args[i], args[i + 1]
+    i += 2
+    if flag == "-v":
+        host, inside = value.split(":")[:2]
+        mounts[inside] = host
+    elif flag == "-e":
+        key, _, val = value.partition("=")
+        env[key] = mounts.get(val, val)
+command = [mounts.get(a, a) for a in args[i + 1:]]
+command = [sys.executable if a == "python" else a for a in command]
+env = {{**env, "PATH": os.environ["PATH"], "PYTHONPATH": {repo!r}}}
+sys.exit(subprocess.call(command, env=env))
+'''
+
+
+@pytest.mark.slow
+def test_batch_grades_through_the_docker_runner_like_the_local_path(a1, tmp_path):
+    """The runner changes only how run_one is launched: same score, CSV and feedback."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "docker"
+    fake.write_text(FAKE_DOCKER.format(python=sys.executable, repo=str(REPO_ROOT)))
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    log = tmp_path / "docker-calls.txt"
+    os.environ["FAKE_DOCKER_LOG"] = str(log)
+    try:
+        outcomes, frame = batch.grade(a1, [a1.solution_notebook], tmp_path / "out", workers=1, timeout=300,
+                                      quiet=True, runner=container.DockerRunner(docker=str(fake)))
+    finally:
+        del os.environ["FAKE_DOCKER_LOG"]
+    (o,) = outcomes
+    assert o.status == "Completed" and o.results.total == o.results.possible > 0, o.status
+    calls = [eval(line) for line in log.read_text().splitlines()]  # noqa: S307 - our own repr()
+    assert len(calls) == 1 and calls[0][calls[0].index("--network") + 1] == "none"
+    with open(tmp_path / "out" / "final_grades.csv", newline="") as f:
+        rows = {r["file"]: r for r in csv.DictReader(f)}
+    assert rows[a1.solution_notebook.name]["grading_status"] == "Completed"
+    assert shlex.join(calls[0]).endswith(f"python -m autograder.grading.run_one /grading/autograder.zip "
+                                         f"/grading/submission/{a1.solution_notebook.name} /grading/out")
+
+
+# --- device selection -------------------------------------------------------------------------
+
+def test_grading_device_prefers_cuda_and_obeys_the_override(monkeypatch):
+    monkeypatch.delenv("GRADING_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert checks.grading_device() == torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert checks.grading_device() == torch.device("cpu")
+    monkeypatch.setenv("GRADING_DEVICE", "cuda:1")
+    assert checks.grading_device() == torch.device("cuda:1")
+    monkeypatch.setenv("GRADING_DEVICE", "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert checks.grading_device() == torch.device("cpu")
+
+
+def test_nothing_in_the_grader_forces_cpu():
+    sources = [*REPO_ROOT.glob("autograder/**/*.py"), *REPO_ROOT.glob("solutions/*/*.ipynb"),
+               *REPO_ROOT.glob("solutions/*/*.py")]
+    forcing = re.compile(r"CUDA_VISIBLE_DEVICES|set_default_device\(\s*['\"]cpu|device\s*=\s*['\"]cpu['\"]")
+    found = [f"{p.relative_to(REPO_ROOT)}: {m.group(0)}" for p in sources for m in forcing.finditer(p.read_text())]
+    assert not found, found
+    for a in REPO_ROOT.glob("assignments/*/course_checks.py"):
+        assert a.read_text() == (REPO_ROOT / "autograder/checks.py").read_text(), f"{a} is stale"
