@@ -50,6 +50,24 @@ def softmax(X, Theta):
 def softmax(X, Theta):
     return torch.softmax(X @ Theta.T, dim=1)
 '''}),
+    "softmax shifted by the global max instead of each row's": ("q2", {"softmax": '''
+def softmax(X, Theta):
+    logits = X @ Theta.T
+    exps = torch.exp(logits - logits.max())
+    return exps / exps.sum(dim=1, keepdim=True)
+'''}),
+    # With a predict that goes through softmax, a softmax that fails must not cost q6 points too.
+    "softmax forgets the transpose (X @ Theta), predict goes through softmax": ("q2", {
+        "softmax": '''
+def softmax(X, Theta):
+    logits = X @ Theta
+    exps = torch.exp(logits - logits.max(dim=1, keepdim=True).values)
+    return exps / exps.sum(dim=1, keepdim=True)
+''',
+        "predict": '''
+def predict(X, Theta):
+    return softmax(X, Theta).argmax(dim=1)
+'''}),
     # ---------------------------------------------------------------- q3 cross_entropy_loss
     "cross_entropy_loss as -log((Y * softmax).sum(1)) (seed 002)": ("q3", {"cross_entropy_loss": '''
 def cross_entropy_loss(X, Theta, Y):
@@ -86,6 +104,26 @@ def cross_entropy_loss(X, Theta, Y):
 def cross_entropy_loss(X, Theta, Y):
     import torch.nn.functional as F
     return F.cross_entropy(X @ Theta.T, Y.argmax(dim=1))
+'''}),
+    "cross_entropy_loss clamps the probabilities before the log": ("q3", {"cross_entropy_loss": '''
+def cross_entropy_loss(X, Theta, Y):
+    P = softmax(X, Theta)
+    return -(Y * torch.log(P.clamp_min(1e-12))).sum(dim=1).mean()
+'''}),
+    # Not a scalar: autograd.grad then fails in gradient, which must not cost q4 points too.
+    "cross_entropy_loss forgets the mean (returns the (n,) per-sample losses)": ("q3", {"cross_entropy_loss": '''
+def cross_entropy_loss(X, Theta, Y):
+    logits = X @ Theta.T
+    shifted = logits - logits.max(dim=1, keepdim=True).values
+    log_probs = shifted - torch.log(torch.exp(shifted).sum(dim=1, keepdim=True))
+    return -(Y * log_probs).sum(dim=1)
+'''}),
+    "cross_entropy_loss indexes with the one-hot Y as if it held labels": ("q3", {"cross_entropy_loss": '''
+def cross_entropy_loss(X, Theta, Y):
+    logits = X @ Theta.T
+    shifted = logits - logits.max(dim=1, keepdim=True).values
+    log_probs = shifted - torch.log(torch.exp(shifted).sum(dim=1, keepdim=True))
+    return -log_probs[torch.arange(X.shape[0]), Y].mean()
 '''}),
     # ---------------------------------------------------------------- q4 gradient
     "gradient returns Theta.grad after backward on the caller's Theta (seed 002 derivadas)": ("q4", {"gradient": '''
@@ -199,6 +237,17 @@ def gradient_descent(X, Y, lr, tol, max_iter):
         Theta = Theta - lr * gradient(X.float(), Theta, Y.float())
     return Theta, losses
 '''}),
+    "gradient_descent with a float64 Theta whatever the dtype of X": ("q5", {"gradient_descent": '''
+def gradient_descent(X, Y, lr, tol, max_iter):
+    Theta = torch.zeros(Y.shape[1], X.shape[1], dtype=torch.float64)
+    losses = []
+    for _ in range(max_iter):
+        losses.append(cross_entropy_loss(X, Theta, Y).item())
+        if len(losses) > 1 and abs(losses[-1] - losses[-2]) <= tol:
+            break
+        Theta = Theta - lr * gradient(X, Theta, Y)
+    return Theta, losses
+'''}),
     # ---------------------------------------------------------------- q6 predict
     "predict returns floats": ("q6", {"predict": '''
 def predict(X, Theta):
@@ -207,6 +256,10 @@ def predict(X, Theta):
     "predict over the wrong axis": ("q6", {"predict": '''
 def predict(X, Theta):
     return (X @ Theta.T).argmax(dim=0)
+'''}),
+    "predict returns the largest logit instead of its index": ("q6", {"predict": '''
+def predict(X, Theta):
+    return (X @ Theta.T).max(dim=1).values
 '''}),
     # ---------------------------------------------------------------- q7 train_with_nn
     "train_with_nn without zero_grad": ("q7", {"train_with_nn": '''
@@ -274,6 +327,22 @@ def train_with_nn(X, Y, lr, steps):
         optimizer.step()
     return model, losses
 '''}),
+    "train_with_nn records the loss after the step": ("q7", {"train_with_nn": '''
+def train_with_nn(X, Y, lr, steps):
+    model = nn.Linear(X.shape[1], Y.shape[1], bias=False, dtype=X.dtype)
+    with torch.no_grad():
+        model.weight.zero_()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0)
+    criterion = nn.CrossEntropyLoss()
+    targets = Y.argmax(dim=1)
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        criterion(model(X), targets).backward()
+        optimizer.step()
+        losses.append(criterion(model(X), targets).item())
+    return model, losses
+'''}),
 }
 
 VARIANTS = {
@@ -285,6 +354,10 @@ def add_intercept(X):
     "add_intercept with hstack and ones_like": {"add_intercept": '''
 def add_intercept(X):
     return torch.hstack([torch.ones_like(X[:, :1]), X])
+'''},
+    "add_intercept relying on torch.cat's type promotion": {"add_intercept": '''
+def add_intercept(X):
+    return torch.cat((torch.ones(len(X), 1), X), 1)
 '''},
     "softmax as exp(z - m - log sum exp(z - m))": {"softmax": '''
 def softmax(X, Theta):
@@ -326,6 +399,11 @@ def gradient(X, Theta, Y):
     loss = cross_entropy_loss(X.double(), leaf, Y.double())
     return torch.autograd.grad(loss, [leaf])[0].to(Theta.dtype)
 '''},
+    "gradient on Theta.detach() without a clone": {"gradient": '''
+def gradient(X, Theta, Y):
+    leaf = Theta.detach().requires_grad_()
+    return torch.autograd.grad(cross_entropy_loss(X, leaf, Y), leaf)[0]
+'''},
     "gradient_descent as a while loop with an in-place update": {"gradient_descent": '''
 def gradient_descent(X, Y, lr, tol, max_iter):
     Theta = torch.zeros((Y.shape[1], X.shape[1]), dtype=X.dtype)
@@ -356,6 +434,18 @@ def gradient_descent(X, Y, lr, tol, max_iter):
         old = loss
         Theta = Theta - lr * gradient(X, Theta, Y)
     return Theta, losses
+'''},
+    "gradient_descent keeping Theta in float64, cast back at the end": {"gradient_descent": '''
+def gradient_descent(X, Y, lr, tol, max_iter):
+    X64, Y64 = X.double(), Y.double()
+    Theta = torch.zeros(Y.shape[1], X.shape[1], dtype=torch.float64)
+    losses = []
+    for _ in range(max_iter):
+        losses.append(cross_entropy_loss(X64, Theta, Y64).item())
+        if len(losses) > 1 and abs(losses[-1] - losses[-2]) <= tol:
+            break
+        Theta = Theta - lr * gradient(X64, Theta, Y64)
+    return Theta.to(X.dtype), losses
 '''},
     "predict via argmax of the softmax (seed 002 previsoes)": {"predict": '''
 def predict(X, Theta):
