@@ -31,6 +31,7 @@ from .assignments import Assignment
 CHECKS_MODULE = "course_checks.py"
 DATA_MODULE = "course_data.py"  # staged for masters that list it under `files:`
 BUILD_INFO = "build-info.json"
+NOT_BUILD_INPUTS = {"mutants.py", "demo_bugs.py"}  # test catalogues: editing them needs no rebuild
 
 
 class BuildError(RuntimeError):
@@ -48,7 +49,8 @@ class BuildResult:
 def source_digest(a: Assignment) -> str:
     """Hash of everything a build reads, to tell whether the outputs are current."""
     h = hashlib.sha256()
-    files = sorted(p for p in a.source_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    files = sorted(p for p in a.source_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                   and p.name not in NOT_BUILD_INPUTS)
     for path in [*files, Path(checks.__file__), Path(data.__file__), REPO_ROOT / "requirements.txt", Path(__file__)]:
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
