@@ -94,7 +94,7 @@ def find_leaks(a: Assignment, texts: dict[str, str], *, solutions: bool = True) 
             leaks.append(f"{where}: contains a hidden test (hidden=True)")
         leaks += [f"{where}: contains hidden test {name}" for name, source in hidden.items()
                   if source in text or f"def {name}(" in text]
-        if "BEGIN SOLUTION" in text:
+        if solutions and "BEGIN SOLUTION" in text:
             leaks.append(f"{where}: contains a solution block marker")
         leaks += [f"{where}: contains solution line {line!r}" for line in solution if line in text]
         leaks += [f"{where}: contains expected value {v}" for v in values if v in text]
