@@ -167,3 +167,38 @@ class TestRecordedCases:
 
     def test_missing_function(self, tmp_path):
         fails_with(lambda: cc.check_against_solution(None, "softmax", path=tmp_path / "x.pt"), "not defined")
+
+
+def nested_softplus_by_hand(z):
+    def softplus(v):
+        return torch.clamp(v, min=0) + torch.log1p(torch.exp(-torch.abs(v)))
+    return softplus(-z).mean()
+
+
+def nested_helper_calling_the_library(z):
+    def softplus(v):
+        return torch.nn.functional.softplus(v)
+    return softplus(-z).mean()
+
+
+def library_softplus_by_name(z):
+    from torch.nn.functional import softplus
+    return softplus(-z).mean()
+
+
+class TestLibraryCallsWithNestedHelpers:
+    banned = cc.BANNED_BINARY_LOSS_CALLS
+
+    def test_nested_helper_with_a_banned_name_is_allowed(self):
+        cc.assert_no_library_calls(nested_softplus_by_hand, self.banned)
+
+    def test_library_call_inside_a_nested_helper_is_found(self):
+        fails_with(lambda: cc.assert_no_library_calls(nested_helper_calling_the_library, self.banned),
+                   "torch.nn.functional.softplus")
+
+    def test_imported_library_function_is_found(self):
+        fails_with(lambda: cc.assert_no_library_calls(library_softplus_by_name, self.banned), "softplus(...)")
+
+    def test_module_level_calls_are_found_as_before(self):
+        fails_with(lambda: cc.assert_no_library_calls(uses_torch_softmax, cc.BANNED_CLASSIFICATION_CALLS),
+                   "torch.softmax")
