@@ -130,6 +130,9 @@ def judge_bug(name: str, question: str, functions: list[str], scores: Scores, ba
     if question not in scores:
         return CaseResult(name, "bug", False, f"unknown question {question}")
     score, possible, failures = scores[question]
+    if baseline[question][0] < possible:
+        return CaseResult(name, "bug", False, f"{question} does not reach full marks from definitions "
+                          "alone (it grades notebook state); list this bug under NOTEBOOK_BUGS")
     changed = [q for q in scores if q != question and scores[q][0] != baseline[q][0]]
     named = not functions or any(f in failures for f in functions)
     ok = score < possible and not changed and named

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import zipfile
 from pathlib import Path
 
@@ -73,14 +74,27 @@ def expected_value_strings(a: Assignment) -> set[str]:
     return strings
 
 
+def _without_outputs(name: str, text: str) -> str:
+    """A notebook's text minus cell outputs: values a student computes and prints are theirs."""
+    if not name.endswith(".ipynb"):
+        return text
+    try:
+        nb = json.loads(text)
+    except ValueError:
+        return text
+    for cell in nb.get("cells", []):
+        cell.pop("outputs", None)
+    return json.dumps(nb, indent=1)
+
+
 def student_texts(folder: Path, export_zip: Path | None = None) -> dict[str, str]:
-    """Every file a student receives (and what their export uploads), as text."""
+    """Every file a student receives (and what their export uploads), as text, outputs removed."""
     texts = {str(p.relative_to(folder)): p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file()}
     if export_zip is not None:
         with zipfile.ZipFile(export_zip) as zf:
             for name in zf.namelist():
                 texts[f"{export_zip.name}:{name}"] = zf.read(name).decode(errors="replace")
-    return texts
+    return {name: _without_outputs(name, text) for name, text in texts.items()}
 
 
 def find_leaks(a: Assignment, texts: dict[str, str], *, solutions: bool = True) -> list[str]:
