@@ -84,7 +84,7 @@ def _without_outputs(name: str, text: str) -> str:
         return text
     for cell in nb.get("cells", []):
         cell.pop("outputs", None)
-    return json.dumps(nb, indent=1)
+    return json.dumps(nb, indent=1, ensure_ascii=False)
 
 
 def student_texts(folder: Path, export_zip: Path | None = None) -> dict[str, str]:
