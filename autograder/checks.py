@@ -450,7 +450,7 @@ def probe_train_one_epoch(train_one_epoch: Callable, features: torch.Tensor, lab
                                torch.nn.CrossEntropyLoss(), optimizer, device)
     finally:
         log.remove()
-    return {"loss": _number(loss, name="the value train_one_epoch returned"),
+    return {"loss": _number(loss, name="train_one_epoch"),
             "training-mode share of forward passes": log.fraction_training(), **_model_state(model)}
 
 
@@ -466,7 +466,7 @@ def probe_evaluate(evaluate: Callable, features: torch.Tensor, labels: torch.Ten
         accuracy = evaluate(model, tiny_loader(features, labels, batch_size), device)
     finally:
         log.remove()
-    return {"accuracy": _number(accuracy, name="the accuracy evaluate returned"),
+    return {"accuracy": _number(accuracy, name="evaluate"),
             "eval-mode share of forward passes": log.fraction_eval(),
             "share of forward passes with autograd on": log.fraction_grad_enabled(),
             **_model_state(model)}
