@@ -879,3 +879,371 @@ def _nested_helper_names(tree: ast.AST) -> set[str]:
 
 #: Kept for the tests that call it by this name: nested helpers are handled by ``assert_not_calling``.
 assert_no_library_calls = assert_not_calling
+
+
+# --------------------------------------------------------------------------- training loops
+# Probes for functions that train or evaluate a model (assignment 03). A probe builds a tiny
+# float64 model from a seed, runs the student's function on it, and returns a dict of tensors
+# (the returned value, the parameters and buffers afterwards, how the model was called), which
+# ``check_probe`` compares entry by entry with what the solution's function produced.
+
+#: (rtol, atol) for the float64 probes: far above rounding noise, far below any real bug.
+PROBE_TOLERANCES = (1e-6, 1e-9)
+
+
+def probe_device() -> torch.device:
+    """The device probes run on: ``GRADING_DEVICE`` when set, else CUDA when available, else CPU."""
+    import os
+
+    name = os.environ.get("GRADING_DEVICE")
+    if name:
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of a model's first parameter or buffer (CPU for a model with neither)."""
+    for tensor in [*model.parameters(), *model.buffers()]:
+        return tensor.device
+    return torch.device("cpu")
+
+
+def tiny_classifier(kind: str, seed: int, n_features: int = 6, n_classes: int = 3) -> torch.nn.Module:
+    """A small float64 classifier whose weights depend only on ``seed``, on the CPU.
+
+    ``kind`` is ``"linear"`` (one ``nn.Linear``) or ``"batchnorm"`` (Linear, BatchNorm1d, ReLU,
+    Linear, with non-trivial running statistics, so train and eval mode give different outputs).
+    The global random state is left as it was.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if kind == "linear":
+            model = torch.nn.Linear(n_features, n_classes)
+        elif kind == "batchnorm":
+            model = torch.nn.Sequential(
+                torch.nn.Linear(n_features, 5), torch.nn.BatchNorm1d(5), torch.nn.ReLU(),
+                torch.nn.Linear(5, n_classes),
+            )
+            with torch.no_grad():
+                model[1].running_mean.normal_()
+                model[1].running_var.uniform_(0.5, 2.0)
+        else:
+            raise ValueError(f"unknown tiny classifier kind {kind!r}")
+    return model.double()
+
+
+def tiny_loader(features: torch.Tensor, labels: torch.Tensor, batch_size: int) -> torch.utils.data.DataLoader:
+    """An unshuffled DataLoader over CPU tensors (the function under test moves batches itself)."""
+    dataset = torch.utils.data.TensorDataset(features, labels)
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
+
+
+class _ForwardLog:
+    """Remembers, for every call of a model, whether it was in training mode and autograd was on."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.training: list[bool] = []
+        self.grad_enabled: list[bool] = []
+        self._handle = model.register_forward_pre_hook(self._record)
+
+    def _record(self, module, inputs):
+        self.training.append(bool(module.training))
+        self.grad_enabled.append(torch.is_grad_enabled())
+
+    def remove(self) -> None:
+        self._handle.remove()
+
+    @staticmethod
+    def _fraction(flags: list[bool]) -> torch.Tensor:
+        # -1 marks "the model was never called", which no correct function produces
+        return torch.tensor(sum(flags) / len(flags) if flags else -1.0, dtype=torch.float64)
+
+    def fraction_training(self) -> torch.Tensor:
+        return self._fraction(self.training)
+
+    def fraction_eval(self) -> torch.Tensor:
+        return self._fraction([not t for t in self.training]) if self.training else self._fraction([])
+
+    def fraction_grad_enabled(self) -> torch.Tensor:
+        return self._fraction(self.grad_enabled)
+
+
+def _model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    state = {f"parameter '{n}'": p.detach().cpu().clone() for n, p in model.named_parameters()}
+    state.update({f"buffer '{n}'": b.detach().cpu().clone() for n, b in model.named_buffers()
+                  if b.is_floating_point()})
+    return state
+
+
+def _number(value: Any, *, name: str) -> torch.Tensor:
+    return torch.tensor(as_float(value, name=name), dtype=torch.float64)
+
+
+def probe_train_one_epoch(train_one_epoch: Callable, features: torch.Tensor, labels: torch.Tensor,
+                          kind: str, seed: int, batch_size: int, lr: float,
+                          start_in_train_mode: bool) -> dict[str, torch.Tensor]:
+    """Run ``train_one_epoch`` once on a tiny model (plain SGD, mean cross-entropy) and report.
+
+    Keys: ``loss`` (the returned value), ``training-mode share of forward passes``, and the
+    model's parameters and floating-point buffers afterwards.
+    """
+    device = probe_device()
+    model = tiny_classifier(kind, seed).to(device)
+    model.train(start_in_train_mode)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    log = _ForwardLog(model)
+    try:
+        loss = train_one_epoch(model, tiny_loader(features, labels, batch_size),
+                               torch.nn.CrossEntropyLoss(), optimizer, device)
+    finally:
+        log.remove()
+    return {"loss": _number(loss, name="train_one_epoch"),
+            "training-mode share of forward passes": log.fraction_training(), **_model_state(model)}
+
+
+def probe_evaluate(evaluate: Callable, features: torch.Tensor, labels: torch.Tensor, kind: str,
+                   seed: int, batch_size: int, start_in_train_mode: bool) -> dict[str, torch.Tensor]:
+    """Run ``evaluate`` on a tiny model and report the accuracy, how the model was called, and
+    its buffers afterwards (evaluating must not change them)."""
+    device = probe_device()
+    model = tiny_classifier(kind, seed).to(device)
+    model.train(start_in_train_mode)
+    log = _ForwardLog(model)
+    try:
+        accuracy = evaluate(model, tiny_loader(features, labels, batch_size), device)
+    finally:
+        log.remove()
+    return {"accuracy": _number(accuracy, name="evaluate"),
+            "eval-mode share of forward passes": log.fraction_eval(),
+            "share of forward passes with autograd on": log.fraction_grad_enabled(),
+            **_model_state(model)}
+
+
+HISTORY_KEYS = ("train_loss", "train_acc", "test_acc")
+
+
+def assert_history(history: Any, *, epochs: int, name: str = "the history fit returned") -> None:
+    """``history`` is a dict with one number per epoch under each of ``HISTORY_KEYS``."""
+    if history is None:
+        raise CheckFailure(f"{name} is None, but a dict was expected. Did you forget a `return`?")
+    if not isinstance(history, dict):
+        raise CheckFailure(f"{name} should be a dict, but it is {describe(history)}.")
+    for key in HISTORY_KEYS:
+        if key not in history:
+            raise CheckFailure(f"{name} should have the keys {list(HISTORY_KEYS)}, but it has {list(history)}.")
+        values = history[key]
+        try:
+            count = len(values)
+        except TypeError:
+            raise CheckFailure(f"{name}['{key}'] should be a list, but it is {describe(values)}.") from None
+        if count != epochs:
+            raise CheckFailure(
+                f"{name}['{key}'] should hold one value per epoch ({epochs}), but it holds {count}.")
+        numbers = [as_float(v, name=f"{name}['{key}'][{i}]") for i, v in enumerate(values)]
+        if key.endswith("_acc") and not all(0.0 <= v <= 1.0 for v in numbers):
+            raise CheckFailure(f"{name}['{key}'] should hold accuracies in [0, 1], but it holds {numbers}.")
+
+
+def probe_fit(fit: Callable, features: torch.Tensor, labels: torch.Tensor, test_features: torch.Tensor,
+              test_labels: torch.Tensor, kind: str, seed: int, batch_size: int, epochs: int,
+              lr: float) -> dict[str, torch.Tensor]:
+    """Run ``fit`` on a tiny model with unshuffled loaders and report its history and the
+    parameters afterwards."""
+    device = probe_device()
+    model = tiny_classifier(kind, seed).to(device)
+    history = fit(model, tiny_loader(features, labels, batch_size),
+                  tiny_loader(test_features, test_labels, batch_size), epochs, lr, device)
+    assert_history(history, epochs=epochs, name="the history fit returned")
+    result = {f"history['{k}']": torch.tensor([as_float(v, name=k) for v in history[k]], dtype=torch.float64)
+              for k in HISTORY_KEYS}
+    result.update(_model_state(model))
+    return result
+
+
+def check_probe(run: Callable, record_name: str, *, label: str, keys: Callable[[str], bool],
+                hint: str = "", only: Callable[[str], bool] | None = None,
+                path: str | Path = EXPECTED_FILE) -> int:
+    """Call ``run(*args)`` on the recorded cases of ``record_name`` and compare the entries whose
+    key passes ``keys`` with the solution's, with ``PROBE_TOLERANCES``; ``hint`` ends each failure.
+
+    Returns the number of cases checked.
+    """
+    rtol, atol = PROBE_TOLERANCES
+    checked = 0
+    for case in load_expected(record_name, path):
+        if only is not None and not only(case["name"]):
+            continue
+        where = f"{label} [case '{case['name']}']"
+        try:
+            actual = run(*_clone(case["args"]))
+        except CheckFailure as exc:
+            raise CheckFailure(f"{where}: {exc}") from None
+        except Exception as exc:  # the student's code raised: report it as a sentence
+            raise CheckFailure(f"{where} raised {type(exc).__name__}: {exc}") from None
+        for key, expected in case["expected"].items():
+            if not keys(key):
+                continue
+            try:
+                assert_tensor_close(actual[key], expected, name=f"{where}: {key}", rtol=rtol, atol=atol)
+            except CheckFailure as exc:
+                raise CheckFailure(f"{exc} {hint}".strip()) from None
+        checked += 1
+    if checked == 0:
+        raise CheckFailure(f"No recorded cases of {record_name} matched; the autograder is misconfigured.")
+    return checked
+
+
+def check_get_device(get_device: Callable, env_var: str = "GRADING_DEVICE") -> None:
+    """``get_device()`` honours ``env_var`` and otherwise picks CUDA exactly when
+    ``torch.cuda.is_available()`` says so (which is faked both ways, so that a machine without a GPU
+    tests both branches); the variable and ``is_available`` are restored."""
+    import os
+
+    saved, real_is_available = os.environ.get(env_var), torch.cuda.is_available
+    cases = [(False, None, "cpu"), (False, "cpu", "cpu"), (True, None, "cuda"), (True, "cpu", "cpu"),
+             (True, "cuda", "cuda")]
+    try:
+        for available, value, want in cases:
+            torch.cuda.is_available = lambda available=available: available
+            if value is None:
+                os.environ.pop(env_var, None)
+            else:
+                os.environ[env_var] = value
+            setting = (f"{env_var}={value}" if value else f"{env_var} unset") + (
+                " and a GPU available" if available else " and no GPU")
+            try:
+                got = get_device()
+            except Exception as exc:
+                raise CheckFailure(f"With {setting}, get_device() raised {type(exc).__name__}: {exc}") from None
+            if not isinstance(got, torch.device):
+                raise CheckFailure(f"With {setting}, get_device() should return a torch.device, "
+                                   f"but it returned {describe(got)}.")
+            if got.type != want:
+                raise CheckFailure(f"With {setting}, get_device() should return the '{want}' device, "
+                                   f"but it returned '{got}'.")
+    finally:
+        torch.cuda.is_available = real_is_available
+        if saved is None:
+            os.environ.pop(env_var, None)
+        else:
+            os.environ[env_var] = saved
+
+
+def check_make_loaders(make_loaders: Callable) -> None:
+    """The train loader is shuffled reproducibly by its own seeded generator, the test loader
+    is not shuffled, and both keep every sample and the batch size."""
+    train = torch.utils.data.TensorDataset(torch.zeros(23, 1), torch.arange(23))
+    test = torch.utils.data.TensorDataset(torch.zeros(11, 1), torch.arange(11))
+
+    def batches(seed: int, global_seed: int) -> tuple[list[list[int]], list[list[int]]]:
+        with torch.random.fork_rng(devices=[]):
+            loaders = make_loaders(train, test, 5, seed)
+            if not (isinstance(loaders, tuple) and len(loaders) == 2):
+                raise CheckFailure("make_loaders should return a tuple (train_loader, test_loader), "
+                                   f"but it returned {describe(loaders)}.")
+            for which, loader in zip(("train", "test"), loaders):
+                if not isinstance(loader, torch.utils.data.DataLoader):
+                    raise CheckFailure(f"The {which} loader should be a torch DataLoader, "
+                                       f"but it is {describe(loader)}.")
+            torch.manual_seed(global_seed)  # a loader that leans on the global RNG changes order here
+            return ([y.tolist() for _, y in loaders[0]], [y.tolist() for _, y in loaders[1]])
+
+    train_a, test_a = batches(7, 0)
+    train_b, _ = batches(7, 1)
+    train_c, _ = batches(8, 0)
+    flat = [i for b in train_a for i in b]
+    if [len(b) for b in train_a] != [5, 5, 5, 5, 3]:
+        raise CheckFailure("With 23 training samples and batch_size=5 the train loader should give batches "
+                           f"of sizes [5, 5, 5, 5, 3], but it gave {[len(b) for b in train_a]}.")
+    if sorted(flat) != list(range(23)):
+        raise CheckFailure("One pass of the train loader should visit every training sample exactly once, "
+                           f"but it visited {sorted(flat)}.")
+    if flat == list(range(23)):
+        raise CheckFailure("The train loader should shuffle the samples, but it returned them in their "
+                           "original order (pass shuffle=True).")
+    if train_a != train_b:
+        raise CheckFailure("The training order for seed=7 should not depend on the global torch seed, but it "
+                           "changed when torch.manual_seed changed; give the DataLoader its own "
+                           "generator=torch.Generator().manual_seed(seed).")
+    if train_a == train_c:
+        raise CheckFailure("Seeds 7 and 8 should give different training orders, but they gave the same one; "
+                           "seed the generator with the `seed` argument.")
+    if test_a != [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10]]:
+        raise CheckFailure("The test loader should return the 11 test samples in order in batches of 5, "
+                           f"but it returned {test_a}.")
+
+
+def check_classifier(model: Any, *, name: str, sizes: tuple[int, ...]) -> None:
+    """``model`` flattens (B, 1, 28, 28) or (B, 784) input and applies ``len(sizes) - 1`` Linear
+    layers of the given sizes with ReLU between them and nothing after the last one."""
+    if model is None:
+        raise CheckFailure(f"{name} returned None, but an nn.Module was expected. Did you forget a `return`?")
+    if not isinstance(model, torch.nn.Module):
+        raise CheckFailure(f"{name} should return an nn.Module, but it returned {describe(model)}.")
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    want = [(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+    found = [(m.in_features, m.out_features) for m in linears]
+    if found != want:
+        raise CheckFailure(f"{name} should contain {len(want)} nn.Linear layer(s) with (in, out) sizes {want}, "
+                           f"but it contains {found}.")
+    count = sum(p.numel() for p in model.parameters())
+    expected_count = sum(a * b + b for a, b in want)
+    if count != expected_count:
+        raise CheckFailure(f"{name} should have {expected_count} parameters, but it has {count}.")
+    device = model_device(model)
+    images = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(3)).to(device)
+    with torch.no_grad():
+        reference = images.flatten(1)
+        for k, layer in enumerate(linears):
+            reference = torch.nn.functional.linear(reference, layer.weight, layer.bias)
+            if k < len(linears) - 1:
+                reference = torch.relu(reference)
+        for shape in [(5, 1, 28, 28), (5, 784)]:
+            try:
+                out = model(images.reshape(shape))
+            except Exception as exc:
+                raise CheckFailure(f"{name} should accept input of shape {shape}, but applying it raised "
+                                   f"{type(exc).__name__}: {exc}") from None
+            assert_tensor_like(out, name=f"{name} applied to a batch of shape {shape}", shape=(5, sizes[-1]))
+            layers = "Linear(Flatten(x))" if len(linears) == 1 else "Linear(ReLU(Linear(Flatten(x))))"
+            if not torch.allclose(out, reference, rtol=1e-4, atol=1e-5):
+                raise CheckFailure(
+                    f"On input of shape {shape}, {name} should compute {layers} and return raw logits, but its "
+                    f"output differs by up to {(out - reference).abs().max().item():.3g}; a missing ReLU or an "
+                    "extra layer such as Softmax (CrossEntropyLoss applies it already) causes this.")
+
+
+def assert_min_accuracy(model: Any, images: torch.Tensor, labels: torch.Tensor, *, name: str,
+                        threshold: float, n_params: int | None = None, batch_size: int = 1000) -> float:
+    """Evaluate ``model`` itself on ``images`` (in eval mode, without autograd, on its own device)
+    and fail below ``threshold``; returns the accuracy. The model's mode is restored."""
+    if model is None:
+        raise CheckFailure(f"{name} is None, but a trained nn.Module was expected; run the training cell.")
+    if not isinstance(model, torch.nn.Module):
+        raise CheckFailure(f"{name} should be a trained nn.Module, but it is {describe(model)}.")
+    count = sum(p.numel() for p in model.parameters())
+    if n_params is not None and count != n_params:
+        raise CheckFailure(f"{name} should have {n_params} parameters, but it has {count}.")
+    device = model_device(model)
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    was_training = model.training
+    model.eval()
+    correct = 0
+    try:
+        with torch.no_grad():
+            for start in range(0, len(images), batch_size):
+                x = images[start:start + batch_size].to(device=device, dtype=dtype)
+                try:
+                    out = model(x)
+                except Exception as exc:
+                    raise CheckFailure(f"{name} should accept test images of shape {tuple(x.shape)}, but "
+                                       f"applying it raised {type(exc).__name__}: {exc}") from None
+                assert_tensor_like(out, name=f"{name} applied to {len(x)} test images", shape=(len(x), 10))
+                correct += int((out.argmax(dim=1).cpu() == labels[start:start + batch_size]).sum())
+    finally:
+        model.train(was_training)
+    accuracy = correct / len(images)
+    if accuracy < threshold:
+        raise CheckFailure(f"{name} reaches a test accuracy of {accuracy:.4f} on the {len(images):,} test images, "
+                           f"but at least {threshold:.2f} is required.")
+    return accuracy

@@ -9,8 +9,9 @@ Each assignment's ``solutions/<id>/mutants.py`` lists
 
 Function-level cases are fast: the mutated solution's definitions run in this process and the
 autograder zip's own test files are run on them by Otter's test runner, question by question.
-A bug is *caught* when its question loses points, no other question changes, and the failure
-message names the function it broke. A variant is *accepted* when every question keeps full marks.
+A bug is *caught* when its question loses points against the solution graded the same way (a
+public test that needs notebook state may fail for both), no other question changes, and the
+failure message names the function it broke. A variant is *accepted* when every question keeps full marks.
 """
 
 from __future__ import annotations
@@ -130,12 +131,12 @@ def judge_bug(name: str, question: str, functions: list[str], scores: Scores, ba
     if question not in scores:
         return CaseResult(name, "bug", False, f"unknown question {question}")
     score, possible, failures = scores[question]
-    if baseline[question][0] < possible:
-        return CaseResult(name, "bug", False, f"{question} does not reach full marks from definitions "
-                          "alone (it grades notebook state); list this bug under NOTEBOOK_BUGS")
+    if baseline[question][0] == 0:
+        return CaseResult(name, "bug", False, f"{question} scores 0 from definitions alone (it grades "
+                          "notebook state); list this bug under NOTEBOOK_BUGS")
     changed = [q for q in scores if q != question and scores[q][0] != baseline[q][0]]
     named = not functions or any(f in failures for f in functions)
-    ok = score < possible and not changed and named
+    ok = score < baseline[question][0] and not changed and named
     detail = f"{question}: {score:g}/{possible:g}"
     if changed:
         detail += f"; also changed {', '.join(changed)}"

@@ -1,0 +1,1249 @@
+"""Assertions shared by public and hidden tests, with feedback students can act on.
+
+This file is copied next to every student notebook as ``course_checks.py`` and into each
+Gradescope autograder, so it depends only on numpy and torch.  Every check follows the same
+order as PrairieLearn's ``code_feedback``: None, then type, then shape and dtype, then
+non-finite values, then the values themselves, and each failure is one readable sentence.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import os
+import textwrap
+import types
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import numpy as np
+import torch
+
+EXPECTED_FILE = "expected.pt"
+DEVICE_ENV_VAR = "GRADING_DEVICE"
+
+#: (rtol, atol) per dtype, used by ``numpy.testing.assert_allclose``. Why these values:
+TOLERANCES = {
+    # half precision has ~3 significant digits; only used when a GPU path returns fp16
+    torch.float16: (1e-2, 1e-3),
+    torch.bfloat16: (2e-2, 1e-2),
+    # float32 eps is 1.2e-7: a different but correct formula (gather vs one-hot, exp(log_softmax)
+    # vs softmax) differs by a few hundred eps at most, far inside 1e-4; atol 1e-6 covers values
+    # that should be ~0 (tiny probabilities), where a relative bound means nothing
+    torch.float32: (1e-4, 1e-6),
+    # float64 eps is 2.2e-16: 1e-7 leaves nine orders of magnitude for reordered sums and still
+    # catches any float32 round trip (relative error ~1e-8 .. 1e-7 shows up on the larger cases)
+    torch.float64: (1e-7, 1e-10),
+}
+
+
+#: When a list, passing comparisons append their largest |error| / tolerance here (tolerance audit).
+OBSERVED_RATIOS: list[float] | None = None
+
+
+def _observe(found: np.ndarray, wanted: np.ndarray, rtol: float, atol: float) -> None:
+    if OBSERVED_RATIOS is None or not np.issubdtype(np.asarray(wanted).dtype, np.floating):
+        return
+    found, wanted = np.asarray(found, dtype=np.float64), np.asarray(wanted, dtype=np.float64)
+    allowed = atol + rtol * np.abs(wanted)
+    finite = np.isfinite(wanted) & (allowed > 0)
+    if finite.any():
+        OBSERVED_RATIOS.append(float(np.max(np.abs(found - wanted)[finite] / allowed[finite])))
+
+
+def grading_device() -> torch.device:
+    """Where grading computes: ``$GRADING_DEVICE`` if set (e.g. ``cpu``, ``cuda:1``), else CUDA when present, else CPU."""
+    wanted = os.environ.get(DEVICE_ENV_VAR, "").strip()
+    if wanted:
+        return torch.device(wanted)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class CheckFailure(AssertionError):
+    """An assertion whose message is written for the student."""
+
+
+def describe(value: Any) -> str:
+    """Describe a value in a few words, e.g. 'a float32 tensor of shape (4, 3)'."""
+    if value is None:
+        return "None"
+    if isinstance(value, torch.Tensor):
+        dtype = str(value.dtype).replace("torch.", "")
+        return f"a {dtype} tensor of shape {tuple(value.shape)}"
+    if isinstance(value, np.ndarray):
+        return f"a NumPy {value.dtype} array of shape {value.shape}"
+    return f"a {type(value).__name__} ({value!r:.60})"
+
+
+def tolerances(dtype: torch.dtype) -> tuple[float, float]:
+    """The (rtol, atol) pair used for ``dtype``; integer dtypes compare exactly."""
+    return TOLERANCES.get(dtype, (0.0, 0.0))
+
+
+def assert_tensor_like(
+    actual: Any,
+    *,
+    name: str,
+    shape: tuple[int, ...] | None = None,
+    dtype: torch.dtype | None = None,
+    floating: bool = False,
+) -> None:
+    """Check that ``actual`` is a tensor with the given shape and dtype (values are not looked at)."""
+    if actual is None:
+        raise CheckFailure(
+            f"{name} returned None, but a tensor was expected. Did you forget a `return`?"
+        )
+    if isinstance(actual, type(Ellipsis)):
+        raise CheckFailure(f"{name} returned `...`: the function is not implemented yet.")
+    if not isinstance(actual, torch.Tensor):
+        raise CheckFailure(f"{name} should return a torch.Tensor, but it returned {describe(actual)}.")
+    if shape is not None and tuple(actual.shape) != tuple(shape):
+        raise CheckFailure(
+            f"{name} should have shape {tuple(shape)}, but it has shape {tuple(actual.shape)}."
+        )
+    if dtype is not None and actual.dtype != dtype:
+        raise CheckFailure(f"{name} should have dtype {dtype}, but it has dtype {actual.dtype}.")
+    if floating and not actual.is_floating_point():
+        raise CheckFailure(f"{name} should be a floating-point tensor, but it has dtype {actual.dtype}.")
+
+
+def _nonfinite_sentence(name: str, actual: torch.Tensor, expected: torch.Tensor) -> str | None:
+    bad = ~torch.isfinite(actual) & torch.isfinite(expected)
+    if not bool(bad.any()):
+        return None
+    index = tuple(int(i) for i in bad.nonzero()[0])
+    kinds = "nan" if bool(torch.isnan(actual).any()) else "inf"
+    return (
+        f"{name} contains {int(bad.sum())} non-finite value(s) ({kinds}) where finite values were "
+        f"expected; the first is at index {index}: expected {expected[index].item():.6g}, found "
+        f"{actual[index].item()}. Large inputs overflow exp(): subtract the row maximum first."
+    )
+
+
+def assert_tensor_close(
+    actual: Any,
+    expected: torch.Tensor,
+    *,
+    name: str,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> None:
+    """Compare ``actual`` with ``expected``: type, shape, dtype, non-finite values, then values.
+
+    Values are compared with ``numpy.testing.assert_allclose`` using the tolerances of the
+    expected dtype unless ``rtol``/``atol`` are given.
+    """
+    assert_tensor_like(actual, name=name, shape=tuple(expected.shape), dtype=expected.dtype)
+    actual = actual.detach().cpu()
+    expected = expected.detach().cpu()
+    default_rtol, default_atol = tolerances(expected.dtype)
+    rtol = default_rtol if rtol is None else rtol
+    atol = default_atol if atol is None else atol
+    if actual.is_floating_point():
+        sentence = _nonfinite_sentence(name, actual, expected)
+        if sentence:
+            raise CheckFailure(sentence)
+    a = actual.double().numpy() if actual.is_floating_point() else actual.numpy()
+    e = expected.double().numpy() if expected.is_floating_point() else expected.numpy()
+    try:
+        np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
+    except AssertionError:
+        diff = np.abs(a.astype(np.float64) - e.astype(np.float64))
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        bad = diff > atol + rtol * np.abs(e)
+        if a.ndim == 0:
+            raise CheckFailure(
+                f"{name} is {float(a):.6g}, but {float(e):.6g} was expected (off by {float(diff):.3g}; "
+                f"rtol={rtol:g}, atol={atol:g})."
+            ) from None
+        index = tuple(int(i) for i in np.unravel_index(np.argmax(np.where(bad, diff, -1)), a.shape))
+        raise CheckFailure(
+            f"{name} has {int(bad.sum())} of {a.size} value(s) off by more than the tolerance "
+            f"(rtol={rtol:g}, atol={atol:g}); the largest difference is {diff[index]:.3g} at index "
+            f"{index}: expected {e[index]:.6g}, found {a[index]:.6g}."
+        ) from None
+    _observe(a, e, rtol, atol)
+
+
+def as_float(value: Any, *, name: str) -> float:
+    """Accept a Python number or a one-element tensor/array and return it as a float."""
+    if value is None:
+        raise CheckFailure(f"{name} returned None, but a number was expected. Did you forget a `return`?")
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        count = value.size if isinstance(value, np.ndarray) else value.numel()
+        if count != 1:
+            raise CheckFailure(f"{name} should be a single number, but it is {describe(value)}.")
+        return float(value.item())
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return float(value)
+    raise CheckFailure(f"{name} should be a number, but it is {describe(value)}.")
+
+
+def assert_scalar_close(actual: Any, expected: float, *, name: str, rtol=1e-6, atol=1e-8) -> None:
+    """Compare a scalar result (Python number or 0-dim tensor) with ``expected``."""
+    found = as_float(actual, name=name)
+    if not np.isfinite(found) and np.isfinite(expected):
+        raise CheckFailure(f"{name} is {found}, but a finite value {expected:.6g} was expected.")
+    try:
+        np.testing.assert_allclose(found, expected, rtol=rtol, atol=atol)
+    except AssertionError:
+        raise CheckFailure(
+            f"{name} is {found:.6g}, but {expected:.6g} was expected "
+            f"(off by {abs(found - expected):.3g}; rtol={rtol:g}, atol={atol:g})."
+        ) from None
+    _observe(np.array(found), np.array(expected, dtype=np.float64), rtol, atol)
+
+
+def assert_probability_rows(p: torch.Tensor, *, name: str) -> None:
+    """Every entry is in [0, 1] and every row sums to 1."""
+    if not bool(torch.isfinite(p).all()):
+        raise CheckFailure(f"{name} contains nan or inf values; probabilities must be finite.")
+    if bool((p < 0).any()) or bool((p > 1).any()):
+        raise CheckFailure(
+            f"{name} has entries outside [0, 1] (min {p.min().item():.3g}, max {p.max().item():.3g})."
+        )
+    sums = p.double().sum(dim=-1)
+    worst = int((sums - 1).abs().argmax())
+    if abs(float(sums[worst]) - 1) > 1e-4:
+        raise CheckFailure(
+            f"Each row of {name} should sum to 1, but row {worst} sums to {float(sums[worst]):.6g}. "
+            "Normalise along the class axis (dim=1) and keep the dimension (keepdim=True)."
+        )
+
+
+# --------------------------------------------------------------------------- banned calls
+def _source_tree(fn: Callable) -> ast.AST | None:
+    try:
+        return ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+
+
+def _call_name(node: ast.Call) -> tuple[str, bool]:
+    """Return (last name, is_attribute) of a call's callee: ``F.softmax`` -> ('softmax', True)."""
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        return func.attr, True
+    if isinstance(func, ast.Name):
+        return func.id, False
+    return "", False
+
+
+def _is_library_object(obj: Any) -> bool:
+    module = getattr(obj, "__module__", None) or getattr(type(obj), "__module__", "") or ""
+    return module.split(".")[0] in {"torch", "numpy", "scipy"}
+
+
+def find_banned_calls(
+    fn: Callable, banned: Iterable[str], skip: Iterable[str] = (), _seen: set | None = None
+) -> list[str]:
+    """Return the banned calls ``fn`` makes, following helper functions defined by the student.
+
+    A call counts when its name is in ``banned`` and it reaches a library object: ``torch.softmax``,
+    ``F.softmax``, ``x.softmax(1)``, ``nn.Softmax(1)`` or a name imported from torch. Calls to the
+    student's own functions (e.g. their ``softmax`` inside ``log_softmax``) are followed instead,
+    except those named in ``skip`` (functions graded by their own question).
+    """
+    banned, skip = set(banned), set(skip)
+    seen = _seen if _seen is not None else set()
+    if fn in seen:
+        return []
+    seen.add(fn)
+    found: list[str] = []
+    env = getattr(fn, "__globals__", {})
+    tree = _source_tree(fn)
+    if tree is None:  # no source: fall back to the names the bytecode touches
+        names = set(getattr(getattr(fn, "__code__", None), "co_names", ()))
+        return sorted(f"{n}(...)" for n in names & banned)
+    local = _nested_helper_names(tree)  # helpers defined inside fn: their bodies are walked here too
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name, is_attr = _call_name(node)
+        if not is_attr and name in local:
+            continue
+        target = env.get(name) if not is_attr else None
+        if isinstance(target, types.FunctionType) and not _is_library_object(target):
+            if name not in skip:
+                found += find_banned_calls(target, banned, skip, seen)
+        elif name in banned and (is_attr or target is None or _is_library_object(target)):
+            found.append(f"{ast.unparse(node.func)}(...) on line {node.lineno}")
+    return found
+
+
+def graded_functions(path: str | Path = EXPECTED_FILE) -> set[str]:
+    """Names of the functions with recorded cases, i.e. graded by questions of their own."""
+    return set(torch.load(path, weights_only=True)) if Path(path).exists() else set()
+
+
+def assert_not_calling(fn: Callable, banned: Iterable[str], *, name: str | None = None) -> None:
+    """Fail when ``fn`` (or a helper it calls) uses one of the ``banned`` library functions.
+
+    Other graded functions it calls are not followed: their own questions check them.
+    """
+    name = name or getattr(fn, "__name__", "your function")
+    calls = find_banned_calls(fn, banned, skip=graded_functions() - {getattr(fn, "__name__", "")})
+    if calls:
+        raise CheckFailure(
+            f"{name} must be written with elementary tensor operations, but it calls "
+            f"{', '.join(calls)}. The library versions of {', '.join(sorted(set(banned)))} are not "
+            "allowed here."
+        )
+
+
+# --------------------------------------------------------------------------- solution fixtures
+def with_helpers(fn: Callable, **replacements: Callable) -> Callable:
+    """Return ``fn`` with some of the global names it uses rebound, so that a bug in one
+    question's helper does not cost points again in the question that calls it."""
+    if not isinstance(fn, types.FunctionType):
+        return fn
+    used = {n: r for n, r in replacements.items() if n in fn.__code__.co_names}
+    if not used:
+        return fn
+    env = {**fn.__globals__, **used}
+    clone = types.FunctionType(fn.__code__, env, fn.__name__, fn.__defaults__, fn.__closure__)
+    clone.__kwdefaults__ = fn.__kwdefaults__
+    return clone
+
+
+def _clone(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_clone(v) for v in value)
+    return value
+
+
+def record_expected(namespace: Mapping[str, Any], cases: Mapping[str, list], path: str | Path) -> int:
+    """Run the solution's functions on every case and save inputs and outputs to ``path``.
+
+    ``cases`` maps a function name to a list of ``(case name, args)``. Returns the case count.
+    """
+    table = {}
+    for fn_name, fn_cases in cases.items():
+        fn = namespace[fn_name]
+        table[fn_name] = [
+            {"name": case, "args": args, "expected": fn(*_clone(args))} for case, args in fn_cases
+        ]
+    torch.save(table, path)
+    return sum(len(v) for v in table.values())
+
+
+def load_expected(fn_name: str, path: str | Path = EXPECTED_FILE) -> list[dict]:
+    """Load the recorded cases of one function."""
+    return torch.load(path, weights_only=True)[fn_name]
+
+
+def _signature(fn_name: str, args: tuple) -> str:
+    return f"{fn_name}({', '.join(describe(a) if isinstance(a, torch.Tensor) else repr(a) for a in args)})"
+
+
+def replay(
+    fn: Callable,
+    fn_name: str,
+    *,
+    only: Callable[[str], bool] | None = None,
+    helpers: Mapping[str, Callable] | None = None,
+    path: str | Path = EXPECTED_FILE,
+) -> Iterator[tuple[dict, tuple, str, Any]]:
+    """Call ``fn`` on each recorded case of ``fn_name`` whose name passes ``only``.
+
+    Yields ``(case, args, label, actual)``; an exception in the student's code becomes a
+    ``CheckFailure`` naming the case, and a missing function fails before any call.
+    """
+    if fn is None or not callable(fn):
+        raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
+    fn = with_helpers(fn, **(helpers or {}))
+    for case in load_expected(fn_name, path):
+        if only is not None and not only(case["name"]):
+            continue
+        args = _clone(case["args"])
+        label = f"{_signature(fn_name, args)} [case '{case['name']}']"
+        try:
+            actual = fn(*args)
+        except Exception as exc:  # the student's code raised: report it as a sentence
+            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+        yield case, args, label, actual
+
+
+def check_against_solution(
+    fn: Callable,
+    fn_name: str,
+    *,
+    only: Callable[[str], bool] | None = None,
+    helpers: Mapping[str, Callable] | None = None,
+    path: str | Path = EXPECTED_FILE,
+) -> int:
+    """Call ``fn`` on the recorded cases whose names pass ``only`` and compare with the solution.
+
+    Returns the number of cases checked; fails with the case name and the first difference.
+    """
+    checked = 0
+    for case, _, label, actual in replay(fn, fn_name, only=only, helpers=helpers, path=path):
+        expected = case["expected"]
+        if isinstance(expected, torch.Tensor):
+            assert_tensor_close(actual, expected, name=label)
+        else:
+            assert_scalar_close(actual, float(expected), name=label)
+        checked += 1
+    if checked == 0:
+        raise CheckFailure(f"No recorded cases of {fn_name} matched; the autograder is misconfigured.")
+    return checked
+
+
+#: Library calls that assignment questions on softmax and cross-entropy may not use.
+BANNED_CLASSIFICATION_CALLS = frozenset(
+    {"softmax", "log_softmax", "logsumexp", "cross_entropy", "nll_loss", "one_hot",
+     "Softmax", "LogSoftmax", "CrossEntropyLoss", "NLLLoss"}
+)
+
+
+# --------------------------------------------------------------------------- training loops and side effects
+def as_float_list(values: Any, *, name: str) -> list[float]:
+    """Accept a list or tuple of numbers / one-element tensors, or a 1-D tensor or array."""
+    if values is None:
+        raise CheckFailure(f"{name} is None, but a list of numbers was expected. Did you forget a `return`?")
+    if isinstance(values, (torch.Tensor, np.ndarray)):
+        if values.ndim != 1:
+            raise CheckFailure(f"{name} should be a list of numbers, but it is {describe(values)}.")
+        values = list(values)
+    if not isinstance(values, (list, tuple)):
+        raise CheckFailure(f"{name} should be a list of numbers, but it is {describe(values)}.")
+    return [as_float(v, name=f"entry {i} of {name}") for i, v in enumerate(values)]
+
+
+def assert_sequence_close(
+    actual: Any, expected: Iterable[float], *, name: str, rtol: float = 1e-6, atol: float = 1e-8,
+    hint: str = "",
+) -> None:
+    """Compare a list of numbers with ``expected``: length first, then every value."""
+    found = as_float_list(actual, name=name)
+    wanted = [float(v) for v in expected]
+    if len(found) != len(wanted):
+        raise CheckFailure(
+            f"{name} has {len(found)} entries, but {len(wanted)} were expected. {hint}".rstrip()
+        )
+    a, e = np.asarray(found, dtype=np.float64), np.asarray(wanted, dtype=np.float64)
+    if a.size == 0:
+        return
+    bad_nonfinite = ~np.isfinite(a) & np.isfinite(e)
+    if bad_nonfinite.any():
+        k = int(np.argmax(bad_nonfinite))
+        raise CheckFailure(
+            f"{name} contains non-finite values; the first is entry {k}: expected {e[k]:.6g}, found {a[k]}."
+        )
+    diff = np.abs(a - e)
+    bad = diff > atol + rtol * np.abs(e)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise CheckFailure(
+            f"{name} has {int(bad.sum())} of {a.size} entries off by more than the tolerance "
+            f"(rtol={rtol:g}, atol={atol:g}); the first is entry {k}: expected {e[k]:.8g}, found {a[k]:.8g} "
+            f"(largest difference {diff.max():.3g}). {hint}".rstrip()
+        )
+
+
+def _first_dtype(args: tuple) -> torch.dtype | None:
+    return next((a.dtype for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()), None)
+
+
+def check_tuple_against_solution(
+    fn: Callable,
+    fn_name: str,
+    *,
+    parts: tuple[str, ...],
+    only: Callable[[str], bool] | None = None,
+    helpers: Mapping[str, Callable] | None = None,
+    tolerances: Mapping[torch.dtype, tuple[float, float]] | None = None,
+    hints: Mapping[str, str] | None = None,
+    path: str | Path = EXPECTED_FILE,
+) -> int:
+    """Like ``check_against_solution`` for a function that returns a tuple, e.g. ``(Theta, losses)``.
+
+    ``parts`` names the tuple's entries for the feedback. Tensors, numbers and lists of numbers
+    are compared with the (rtol, atol) of the dtype of the case's first floating-point argument
+    (``tolerances`` overrides ``TOLERANCES``); ``hints`` adds a sentence to a part's failures.
+    Lists are compared (length, then values) before the other parts, so a loop that stops too
+    early is reported as such rather than as a wrong tensor.
+    """
+    hints = hints or {}
+    checked = 0
+    for case, args, label, actual in replay(fn, fn_name, only=only, helpers=helpers, path=path):
+        if not isinstance(actual, (tuple, list)) or len(actual) != len(parts):
+            raise CheckFailure(
+                f"{label} should return a tuple ({', '.join(parts)}), but it returned {describe(actual)}."
+            )
+        dtype = _first_dtype(args)
+        rtol, atol = (tolerances or {}).get(dtype, tolerances_for(dtype))
+        triples = list(zip(parts, actual, case["expected"]))
+        triples.sort(key=lambda t: not isinstance(t[2], (list, tuple)))  # lengths first, then tensors
+        for part, got, want in triples:
+            name = f"{part} returned by {label}"
+            hint = hints.get(part, "")
+            try:
+                if isinstance(want, torch.Tensor):
+                    assert_tensor_close(got, want, name=name, rtol=rtol, atol=atol)
+                elif isinstance(want, (list, tuple)):
+                    assert_sequence_close(got, want, name=name, rtol=rtol, atol=atol, hint=hint)
+                else:
+                    assert_scalar_close(got, float(want), name=name, rtol=rtol, atol=atol)
+            except CheckFailure as exc:
+                message = str(exc)
+                if hint and hint not in message:
+                    message = f"{message} {hint}"
+                raise CheckFailure(message) from None
+        checked += 1
+    if checked == 0:
+        raise CheckFailure(f"No recorded cases of {fn_name} matched; the autograder is misconfigured.")
+    return checked
+
+
+def tolerances_for(dtype: torch.dtype | None) -> tuple[float, float]:
+    """(rtol, atol) for values computed in ``dtype``; float64 when unknown."""
+    return TOLERANCES.get(dtype, TOLERANCES[torch.float64])
+
+
+def assert_repeatable(fn: Callable, args: tuple, *, name: str, hint: str = "") -> torch.Tensor:
+    """Call ``fn(*args)`` twice with the very same arguments; both results must agree.
+
+    Catches state that survives between calls, such as gradients accumulating in ``.grad``.
+    Returns the first result.
+    """
+    first = fn(*args)
+    assert_tensor_like(first, name=f"the first call of {name}", floating=True)
+    first = first.detach().clone()
+    second = fn(*args)
+    assert_tensor_like(second, name=f"the second call of {name}", shape=tuple(first.shape), dtype=first.dtype)
+    second = second.detach()
+    rtol, atol = tolerances(first.dtype)
+    diff = (second.double() - first.double()).abs()
+    allowed = atol + rtol * first.double().abs()
+    if bool((diff > allowed).any()) or not bool(torch.isfinite(second).all()):
+        index = tuple(int(i) for i in np.unravel_index(int(torch.nan_to_num(diff, nan=np.inf).argmax()), diff.shape))
+        raise CheckFailure(
+            f"{name} changes between two calls with the same arguments: at index {index} the first call "
+            f"gave {first[index].item():.6g} and the second {second[index].item():.6g}. {hint}".rstrip()
+        )
+    return first
+
+
+def assert_arguments_untouched(fn: Callable, args: Mapping[str, Any], *, name: str, hint: str = "") -> Any:
+    """Call ``fn(**args)`` by position and check that no tensor argument was modified.
+
+    Values, ``requires_grad`` and ``.grad`` of every tensor argument must be as before the call.
+    Returns what ``fn`` returned.
+    """
+    before = {
+        k: (v.detach().clone(), v.requires_grad, v.grad is None)
+        for k, v in args.items() if isinstance(v, torch.Tensor)
+    }
+    result = fn(*args.values())
+    for k, (values, requires_grad, no_grad) in before.items():
+        now = args[k]
+        if now.shape != values.shape or not torch.equal(now.detach(), values):
+            raise CheckFailure(
+                f"{name} changed the values of its argument {k}, which should be left exactly as it was. {hint}".rstrip()
+            )
+        if now.requires_grad and not requires_grad:
+            raise CheckFailure(
+                f"{name} left its argument {k} with requires_grad=True, but the caller's tensor had "
+                f"requires_grad=False. {hint}".rstrip()
+            )
+        if no_grad and now.grad is not None:
+            raise CheckFailure(
+                f"{name} left a .grad attribute on its argument {k}, which had none before the call. {hint}".rstrip()
+            )
+    return result
+
+
+def assert_calling_any(fn: Callable, required: Iterable[str], *, name: str, what: str) -> None:
+    """Fail unless ``fn`` (or a helper it calls) makes at least one of the ``required`` calls."""
+    if not find_banned_calls(fn, required):
+        raise CheckFailure(f"{name} should use {what}, but no such call was found in its code.")
+
+
+def _global_loads(code: types.CodeType) -> set[str]:
+    import dis
+
+    names = {i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL"}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_loads(const)
+    return names
+
+
+def global_data_reads(fn: Callable) -> dict[str, Any]:
+    """Global variables holding data (tensors or arrays) that ``fn`` reads, by name."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return {}
+    env = getattr(fn, "__globals__", {})
+    return {
+        n: env[n] for n in sorted(_global_loads(code))
+        if isinstance(env.get(n), (torch.Tensor, np.ndarray))
+    }
+
+
+def assert_no_global_data(fn: Callable, *, name: str) -> None:
+    """Fail when ``fn`` reads a tensor or array from the notebook's globals instead of a parameter."""
+    reads = global_data_reads(fn)
+    if reads:
+        listed = ", ".join(f"`{n}` ({describe(v)})" for n, v in reads.items())
+        raise CheckFailure(
+            f"{name} should use only its parameters, but it reads the notebook's global variable(s) {listed}, "
+            "so it gives wrong results or fails on any other data; use the argument that is passed in."
+        )
+
+
+def finite_difference_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                               eps: float = 1e-6) -> torch.Tensor:
+    """Central finite differences of the scalar function ``f`` at ``x`` (use float64)."""
+    x = x.detach().clone()
+    grad = torch.zeros_like(x)
+    flat, out = x.view(-1), grad.view(-1)
+    with torch.no_grad():
+        for i in range(flat.numel()):
+            old = flat[i].item()
+            flat[i] = old + eps
+            up = float(f(x))
+            flat[i] = old - eps
+            down = float(f(x))
+            flat[i] = old
+            out[i] = (up - down) / (2 * eps)
+    return grad
+
+# --------------------------------------------------------------------------- structures, losses, training
+def _normalise_leaf(value: Any) -> Any:
+    """Lists become tuples and classes become their names, so that equivalent answers compare equal."""
+    if isinstance(value, list):
+        return tuple(_normalise_leaf(v) for v in value)
+    if isinstance(value, tuple):
+        return tuple(_normalise_leaf(v) for v in value)
+    if isinstance(value, type):
+        return value.__name__
+    return value
+
+
+def assert_same_structure(actual: Any, expected: Any, *, name: str) -> None:
+    """Compare nested dicts, tuples, strings, dtypes, numbers and tensors with the expected value.
+
+    Strings compare without regard to case or surrounding spaces; lists and tuples are the same;
+    a class compares equal to its name; tensors and numbers use the usual tolerances.
+    """
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            raise CheckFailure(f"{name} should be a dict, but it is {describe(actual)}.")
+        missing = [k for k in expected if k not in actual]
+        if missing:
+            raise CheckFailure(
+                f"{name} should have the keys {sorted(expected)}, but {sorted(map(str, missing))} "
+                f"{'is' if len(missing) == 1 else 'are'} missing (found {sorted(map(str, actual))})."
+            )
+        for key in expected:
+            assert_same_structure(actual[key], expected[key], name=f"{name}[{key!r}]")
+        return
+    if isinstance(expected, torch.Tensor):
+        assert_tensor_close(actual, expected, name=name)
+        return
+    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
+        assert_scalar_close(actual, float(expected), name=name)
+        return
+    found, wanted = _normalise_leaf(actual), _normalise_leaf(expected)
+    if isinstance(wanted, str) and isinstance(found, str):
+        if found.strip().lower() == wanted.strip().lower():
+            return
+    elif isinstance(wanted, tuple) and isinstance(found, tuple) and len(found) == len(wanted):
+        if all(assert_equal_leaf(f, w) for f, w in zip(found, wanted)):
+            return
+    elif found == wanted:
+        return
+    raise CheckFailure(f"{name} should be {wanted!r}, but it is {found!r}.")
+
+
+def assert_equal_leaf(found: Any, wanted: Any) -> bool:
+    """True when two normalised leaves are equal (strings without regard to case)."""
+    if isinstance(found, str) and isinstance(wanted, str):
+        return found.strip().lower() == wanted.strip().lower()
+    return found == wanted
+
+
+def check_structure_against_solution(fn: Callable, fn_name: str, *, path: str | Path = EXPECTED_FILE) -> int:
+    """Like ``check_against_solution`` for functions that return dicts, tuples and strings."""
+    if fn is None or not callable(fn):
+        raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
+    checked = 0
+    for case in load_expected(fn_name, path):
+        args = _clone(case["args"])
+        label = f"{_signature(fn_name, args)}"
+        try:
+            actual = fn(*args)
+        except Exception as exc:
+            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+        if actual is None:
+            raise CheckFailure(f"{label} returned None, but a dict was expected. Did you forget a `return`?")
+        assert_same_structure(actual, case["expected"], name=label)
+        checked += 1
+    return checked
+
+
+def assert_loss_module(actual: Any, expected_name: str, *, name: str, hint: str = "") -> None:
+    """``actual`` is an instance of the torch.nn loss class called ``expected_name``, reducing by mean."""
+    if actual is None:
+        raise CheckFailure(f"{name} returned None, but an nn.{expected_name} was expected. Did you forget a `return`?")
+    if isinstance(actual, type):
+        raise CheckFailure(
+            f"{name} returned the class {actual.__name__} itself, but an instance was expected: "
+            f"call it, as in nn.{actual.__name__}()."
+        )
+    if not isinstance(actual, torch.nn.Module):
+        raise CheckFailure(f"{name} should return a torch.nn loss module, but it returned {describe(actual)}.")
+    found = type(actual).__name__
+    if found != expected_name:
+        raise CheckFailure(f"{name} should return nn.{expected_name}, but it returned nn.{found}.{hint and ' ' + hint}")
+    reduction = getattr(actual, "reduction", "mean")
+    if reduction != "mean":
+        raise CheckFailure(
+            f"{name} should average over the batch (reduction='mean', the default), but its reduction is {reduction!r}."
+        )
+
+
+def assert_target_shape(targets: Any, output_shape: tuple[int, ...], *, name: str, criterion: str) -> None:
+    """Targets must have the shape of the model output they are compared with."""
+    assert_tensor_like(targets, name=name)
+    if tuple(targets.shape) != tuple(output_shape):
+        raise CheckFailure(
+            f"{name} has shape {tuple(targets.shape)}, but {criterion} compares it element by element with a "
+            f"model output of shape {tuple(output_shape)}, so the targets must have that shape too."
+        )
+
+
+def _metrics(task: str, logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """Held-out metrics computed from raw logits, without any of the student's functions."""
+    labels = torch.as_tensor(labels)
+    if task == "binary":
+        predicted = (logits.reshape(-1) > 0).long()
+        return {"accuracy": (predicted == labels.reshape(-1).long()).double().mean().item()}
+    if task == "multiclass":
+        return {"accuracy": (logits.argmax(dim=1) == labels.long()).double().mean().item()}
+    predicted = (logits > 0).long()
+    return {
+        "subset_accuracy": (predicted == labels.long()).all(dim=1).double().mean().item(),
+        "hamming_loss": (predicted != labels.long()).double().mean().item(),
+    }
+
+
+#: metric -> (allowed shortfall from the reference, True if larger is better).
+TRAINING_MARGINS = {
+    "accuracy": (0.07, True),
+    "subset_accuracy": (0.08, True),
+    "hamming_loss": (0.04, False),
+}
+
+
+def check_training(
+    train: Callable,
+    task: str,
+    *,
+    helpers: Mapping[str, Callable] | None = None,
+    fn_name: str = "held_out_scores",
+    loss_factor: float = 1.3,
+    loss_slack: float = 0.05,
+    path: str | Path = EXPECTED_FILE,
+) -> dict[str, float]:
+    """Train with the student's ``train`` on the recorded data of ``task`` and compare with the reference.
+
+    The recorded case (named ``task``) holds ``(task, X_train, y_train, X_test, y_test, epochs, seed)``
+    and, as expected value, the reference's held-out metrics and last epoch loss. The student's model
+    is evaluated here on raw logits; each metric may fall short of the reference by its margin in
+    ``TRAINING_MARGINS`` and the last epoch loss may be at most ``loss_factor`` times the reference's
+    plus ``loss_slack``.
+    """
+    if train is None or not callable(train):
+        raise CheckFailure("train is not defined as a function; run its cell first.")
+    cases = [c for c in load_expected(fn_name, path) if c["name"] == task]
+    if not cases:
+        raise CheckFailure(f"No recorded training data for the {task} task; the autograder is misconfigured.")
+    _, X_train, y_train, X_test, y_test, epochs, seed = cases[0]["args"]
+    reference = cases[0]["expected"]
+    fn = with_helpers(train, **(helpers or {}))
+    label = f"train({task!r}, X of shape {tuple(X_train.shape)}, y of shape {tuple(y_train.shape)}, epochs={epochs}, seed={seed})"
+    try:
+        result = fn(task, X_train.numpy(), y_train.numpy(), epochs, seed)
+    except Exception as exc:
+        raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise CheckFailure(f"{label} should return a tuple (model, losses), but it returned {describe(result)}.")
+    model, losses = result
+    if not isinstance(model, torch.nn.Module):
+        raise CheckFailure(f"The model returned by {label} should be a torch.nn.Module, but it is {describe(model)}.")
+    try:
+        losses = [as_float(v, name="each epoch loss") for v in losses]
+    except TypeError:
+        raise CheckFailure(f"The losses returned by {label} should be a list of numbers, but they are {describe(losses)}.") from None
+    if len(losses) != epochs:
+        raise CheckFailure(f"{label} should return one loss per epoch ({epochs}), but it returned {len(losses)}.")
+    if not all(np.isfinite(losses)):
+        raise CheckFailure(f"The losses returned by {label} contain nan or inf: {losses}.")
+    limit = loss_factor * reference["final_loss"] + loss_slack
+    if losses[-1] > limit:
+        raise CheckFailure(
+            f"The last epoch loss of {label} is {losses[-1]:.3f}, but the reference reaches "
+            f"{reference['final_loss']:.3f} on the same data and at most {limit:.3f} is accepted; check that "
+            "the criterion receives raw logits (no sigmoid or softmax before it) and that every batch takes an "
+            "optimizer step after zero_grad()."
+        )
+    model.eval()
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))  # CPU or CUDA, as trained
+    with torch.no_grad():
+        logits = model(X_test.float().to(device))
+    if isinstance(logits, torch.Tensor):
+        logits = logits.detach().cpu()
+    if task == "binary":
+        expected_cols = 1
+    elif task == "multiclass":
+        expected_cols = int(y_test.max()) + 1
+    else:
+        expected_cols = y_test.shape[1]
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[1] != expected_cols:
+        raise CheckFailure(
+            f"The model returned by {label} should map ({X_test.shape[0]}, {X_test.shape[1]}) inputs to logits of "
+            f"shape ({X_test.shape[0]}, {expected_cols}), but it gave {describe(logits)}."
+        )
+    scores = _metrics(task, logits, y_test)
+    for metric, value in scores.items():
+        margin, higher_is_better = TRAINING_MARGINS[metric]
+        ref = reference[metric]
+        bound = ref - margin if higher_is_better else ref + margin
+        if (value < bound) if higher_is_better else (value > bound):
+            relation = "at least" if higher_is_better else "at most"
+            raise CheckFailure(
+                f"The held-out {metric.replace('_', ' ')} of the model returned by {label} is {value:.3f}, but "
+                f"{relation} {bound:.3f} is required (the reference reaches {ref:.3f} on the same data)."
+            )
+    return scores
+
+
+#: Library calls that from-scratch sigmoid and binary cross-entropy questions may not use.
+BANNED_BINARY_LOSS_CALLS = frozenset(
+    {"sigmoid", "logsigmoid", "softplus", "expit", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+     "Sigmoid", "LogSigmoid", "Softplus", "BCELoss", "BCEWithLogitsLoss"}
+)
+
+
+def assert_finite_like_solution(
+    fn: Callable,
+    fn_name: str,
+    *,
+    hint: str,
+    only: Callable[[str], bool] | None = None,
+    helpers: Mapping[str, Callable] | None = None,
+    path: str | Path = EXPECTED_FILE,
+) -> int:
+    """Fail, with ``hint``, where ``fn`` gives nan or inf on a recorded case whose solution value is finite.
+
+    Meant to run before ``check_against_solution`` in stability tests, so that the feedback explains the
+    overflow in the terms of the question instead of only reporting a wrong value.
+    """
+    checked = 0
+    for case, _, label, actual in replay(fn, fn_name, only=only, helpers=helpers, path=path):
+        expected = case["expected"]
+        if not isinstance(expected, torch.Tensor):
+            continue
+        assert_tensor_like(actual, name=label)
+        if actual.shape != expected.shape or not actual.is_floating_point():
+            continue  # reported by check_against_solution
+        actual = actual.detach().cpu()
+        bad = ~torch.isfinite(actual) & torch.isfinite(expected)
+        if bool(bad.any()):
+            index = tuple(int(i) for i in bad.nonzero()[0]) if actual.ndim else ()
+            raise CheckFailure(
+                f"{label} contains {int(bad.sum())} nan or inf value(s) where the reference is finite; at index "
+                f"{index} the reference gives {expected[index].item():.6g} and yours {actual[index].item()}. {hint}"
+            )
+        checked += 1
+    return checked
+
+
+def _nested_helper_names(tree: ast.AST) -> set[str]:
+    """Names of helpers a function defines inside itself: nested ``def``s and lambdas bound to a name."""
+    body = getattr(tree, "body", [])
+    outer = body[0] if body and isinstance(body[0], (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node is not outer:
+            names.add(node.name)
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return names
+
+
+#: Kept for the tests that call it by this name: nested helpers are handled by ``assert_not_calling``.
+assert_no_library_calls = assert_not_calling
+
+
+# --------------------------------------------------------------------------- training loops
+# Probes for functions that train or evaluate a model (assignment 03). A probe builds a tiny
+# float64 model from a seed, runs the student's function on it, and returns a dict of tensors
+# (the returned value, the parameters and buffers afterwards, how the model was called), which
+# ``check_probe`` compares entry by entry with what the solution's function produced.
+
+#: (rtol, atol) for the float64 probes: far above rounding noise, far below any real bug.
+PROBE_TOLERANCES = (1e-6, 1e-9)
+
+
+def probe_device() -> torch.device:
+    """The device probes run on: ``GRADING_DEVICE`` when set, else CUDA when available, else CPU."""
+    import os
+
+    name = os.environ.get("GRADING_DEVICE")
+    if name:
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of a model's first parameter or buffer (CPU for a model with neither)."""
+    for tensor in [*model.parameters(), *model.buffers()]:
+        return tensor.device
+    return torch.device("cpu")
+
+
+def tiny_classifier(kind: str, seed: int, n_features: int = 6, n_classes: int = 3) -> torch.nn.Module:
+    """A small float64 classifier whose weights depend only on ``seed``, on the CPU.
+
+    ``kind`` is ``"linear"`` (one ``nn.Linear``) or ``"batchnorm"`` (Linear, BatchNorm1d, ReLU,
+    Linear, with non-trivial running statistics, so train and eval mode give different outputs).
+    The global random state is left as it was.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if kind == "linear":
+            model = torch.nn.Linear(n_features, n_classes)
+        elif kind == "batchnorm":
+            model = torch.nn.Sequential(
+                torch.nn.Linear(n_features, 5), torch.nn.BatchNorm1d(5), torch.nn.ReLU(),
+                torch.nn.Linear(5, n_classes),
+            )
+            with torch.no_grad():
+                model[1].running_mean.normal_()
+                model[1].running_var.uniform_(0.5, 2.0)
+        else:
+            raise ValueError(f"unknown tiny classifier kind {kind!r}")
+    return model.double()
+
+
+def tiny_loader(features: torch.Tensor, labels: torch.Tensor, batch_size: int) -> torch.utils.data.DataLoader:
+    """An unshuffled DataLoader over CPU tensors (the function under test moves batches itself)."""
+    dataset = torch.utils.data.TensorDataset(features, labels)
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
+
+
+class _ForwardLog:
+    """Remembers, for every call of a model, whether it was in training mode and autograd was on."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.training: list[bool] = []
+        self.grad_enabled: list[bool] = []
+        self._handle = model.register_forward_pre_hook(self._record)
+
+    def _record(self, module, inputs):
+        self.training.append(bool(module.training))
+        self.grad_enabled.append(torch.is_grad_enabled())
+
+    def remove(self) -> None:
+        self._handle.remove()
+
+    @staticmethod
+    def _fraction(flags: list[bool]) -> torch.Tensor:
+        # -1 marks "the model was never called", which no correct function produces
+        return torch.tensor(sum(flags) / len(flags) if flags else -1.0, dtype=torch.float64)
+
+    def fraction_training(self) -> torch.Tensor:
+        return self._fraction(self.training)
+
+    def fraction_eval(self) -> torch.Tensor:
+        return self._fraction([not t for t in self.training]) if self.training else self._fraction([])
+
+    def fraction_grad_enabled(self) -> torch.Tensor:
+        return self._fraction(self.grad_enabled)
+
+
+def _model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    state = {f"parameter '{n}'": p.detach().cpu().clone() for n, p in model.named_parameters()}
+    state.update({f"buffer '{n}'": b.detach().cpu().clone() for n, b in model.named_buffers()
+                  if b.is_floating_point()})
+    return state
+
+
+def _number(value: Any, *, name: str) -> torch.Tensor:
+    return torch.tensor(as_float(value, name=name), dtype=torch.float64)
+
+
+def probe_train_one_epoch(train_one_epoch: Callable, features: torch.Tensor, labels: torch.Tensor,
+                          kind: str, seed: int, batch_size: int, lr: float,
+                          start_in_train_mode: bool) -> dict[str, torch.Tensor]:
+    """Run ``train_one_epoch`` once on a tiny model (plain SGD, mean cross-entropy) and report.
+
+    Keys: ``loss`` (the returned value), ``training-mode share of forward passes``, and the
+    model's parameters and floating-point buffers afterwards.
+    """
+    device = probe_device()
+    model = tiny_classifier(kind, seed).to(device)
+    model.train(start_in_train_mode)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    log = _ForwardLog(model)
+    try:
+        loss = train_one_epoch(model, tiny_loader(features, labels, batch_size),
+                               torch.nn.CrossEntropyLoss(), optimizer, device)
+    finally:
+        log.remove()
+    return {"loss": _number(loss, name="train_one_epoch"),
+            "training-mode share of forward passes": log.fraction_training(), **_model_state(model)}
+
+
+def probe_evaluate(evaluate: Callable, features: torch.Tensor, labels: torch.Tensor, kind: str,
+                   seed: int, batch_size: int, start_in_train_mode: bool) -> dict[str, torch.Tensor]:
+    """Run ``evaluate`` on a tiny model and report the accuracy, how the model was called, and
+    its buffers afterwards (evaluating must not change them)."""
+    device = probe_device()
+    model = tiny_classifier(kind, seed).to(device)
+    model.train(start_in_train_mode)
+    log = _ForwardLog(model)
+    try:
+        accuracy = evaluate(model, tiny_loader(features, labels, batch_size), device)
+    finally:
+        log.remove()
+    return {"accuracy": _number(accuracy, name="evaluate"),
+            "eval-mode share of forward passes": log.fraction_eval(),
+            "share of forward passes with autograd on": log.fraction_grad_enabled(),
+            **_model_state(model)}
+
+
+HISTORY_KEYS = ("train_loss", "train_acc", "test_acc")
+
+
+def assert_history(history: Any, *, epochs: int, name: str = "the history fit returned") -> None:
+    """``history`` is a dict with one number per epoch under each of ``HISTORY_KEYS``."""
+    if history is None:
+        raise CheckFailure(f"{name} is None, but a dict was expected. Did you forget a `return`?")
+    if not isinstance(history, dict):
+        raise CheckFailure(f"{name} should be a dict, but it is {describe(history)}.")
+    for key in HISTORY_KEYS:
+        if key not in history:
+            raise CheckFailure(f"{name} should have the keys {list(HISTORY_KEYS)}, but it has {list(history)}.")
+        values = history[key]
+        try:
+            count = len(values)
+        except TypeError:
+            raise CheckFailure(f"{name}['{key}'] should be a list, but it is {describe(values)}.") from None
+        if count != epochs:
+            raise CheckFailure(
+                f"{name}['{key}'] should hold one value per epoch ({epochs}), but it holds {count}.")
+        numbers = [as_float(v, name=f"{name}['{key}'][{i}]") for i, v in enumerate(values)]
+        if key.endswith("_acc") and not all(0.0 <= v <= 1.0 for v in numbers):
+            raise CheckFailure(f"{name}['{key}'] should hold accuracies in [0, 1], but it holds {numbers}.")
+
+
+def probe_fit(fit: Callable, features: torch.Tensor, labels: torch.Tensor, test_features: torch.Tensor,
+              test_labels: torch.Tensor, kind: str, seed: int, batch_size: int, epochs: int,
+              lr: float) -> dict[str, torch.Tensor]:
+    """Run ``fit`` on a tiny model with unshuffled loaders and report its history and the
+    parameters afterwards."""
+    device = probe_device()
+    model = tiny_classifier(kind, seed).to(device)
+    history = fit(model, tiny_loader(features, labels, batch_size),
+                  tiny_loader(test_features, test_labels, batch_size), epochs, lr, device)
+    assert_history(history, epochs=epochs, name="the history fit returned")
+    result = {f"history['{k}']": torch.tensor([as_float(v, name=k) for v in history[k]], dtype=torch.float64)
+              for k in HISTORY_KEYS}
+    result.update(_model_state(model))
+    return result
+
+
+def check_probe(run: Callable, record_name: str, *, label: str, keys: Callable[[str], bool],
+                hint: str = "", only: Callable[[str], bool] | None = None,
+                path: str | Path = EXPECTED_FILE) -> int:
+    """Call ``run(*args)`` on the recorded cases of ``record_name`` and compare the entries whose
+    key passes ``keys`` with the solution's, with ``PROBE_TOLERANCES``; ``hint`` ends each failure.
+
+    Returns the number of cases checked.
+    """
+    rtol, atol = PROBE_TOLERANCES
+    checked = 0
+    for case in load_expected(record_name, path):
+        if only is not None and not only(case["name"]):
+            continue
+        where = f"{label} [case '{case['name']}']"
+        try:
+            actual = run(*_clone(case["args"]))
+        except CheckFailure as exc:
+            raise CheckFailure(f"{where}: {exc}") from None
+        except Exception as exc:  # the student's code raised: report it as a sentence
+            raise CheckFailure(f"{where} raised {type(exc).__name__}: {exc}") from None
+        for key, expected in case["expected"].items():
+            if not keys(key):
+                continue
+            try:
+                assert_tensor_close(actual[key], expected, name=f"{where}: {key}", rtol=rtol, atol=atol)
+            except CheckFailure as exc:
+                raise CheckFailure(f"{exc} {hint}".strip()) from None
+        checked += 1
+    if checked == 0:
+        raise CheckFailure(f"No recorded cases of {record_name} matched; the autograder is misconfigured.")
+    return checked
+
+
+def check_get_device(get_device: Callable, env_var: str = "GRADING_DEVICE") -> None:
+    """``get_device()`` honours ``env_var`` and otherwise picks CUDA exactly when
+    ``torch.cuda.is_available()`` says so (which is faked both ways, so that a machine without a GPU
+    tests both branches); the variable and ``is_available`` are restored."""
+    import os
+
+    saved, real_is_available = os.environ.get(env_var), torch.cuda.is_available
+    cases = [(False, None, "cpu"), (False, "cpu", "cpu"), (True, None, "cuda"), (True, "cpu", "cpu"),
+             (True, "cuda", "cuda")]
+    try:
+        for available, value, want in cases:
+            torch.cuda.is_available = lambda available=available: available
+            if value is None:
+                os.environ.pop(env_var, None)
+            else:
+                os.environ[env_var] = value
+            setting = (f"{env_var}={value}" if value else f"{env_var} unset") + (
+                " and a GPU available" if available else " and no GPU")
+            try:
+                got = get_device()
+            except Exception as exc:
+                raise CheckFailure(f"With {setting}, get_device() raised {type(exc).__name__}: {exc}") from None
+            if not isinstance(got, torch.device):
+                raise CheckFailure(f"With {setting}, get_device() should return a torch.device, "
+                                   f"but it returned {describe(got)}.")
+            if got.type != want:
+                raise CheckFailure(f"With {setting}, get_device() should return the '{want}' device, "
+                                   f"but it returned '{got}'.")
+    finally:
+        torch.cuda.is_available = real_is_available
+        if saved is None:
+            os.environ.pop(env_var, None)
+        else:
+            os.environ[env_var] = saved
+
+
+def check_make_loaders(make_loaders: Callable) -> None:
+    """The train loader is shuffled reproducibly by its own seeded generator, the test loader
+    is not shuffled, and both keep every sample and the batch size."""
+    train = torch.utils.data.TensorDataset(torch.zeros(23, 1), torch.arange(23))
+    test = torch.utils.data.TensorDataset(torch.zeros(11, 1), torch.arange(11))
+
+    def batches(seed: int, global_seed: int) -> tuple[list[list[int]], list[list[int]]]:
+        with torch.random.fork_rng(devices=[]):
+            loaders = make_loaders(train, test, 5, seed)
+            if not (isinstance(loaders, tuple) and len(loaders) == 2):
+                raise CheckFailure("make_loaders should return a tuple (train_loader, test_loader), "
+                                   f"but it returned {describe(loaders)}.")
+            for which, loader in zip(("train", "test"), loaders):
+                if not isinstance(loader, torch.utils.data.DataLoader):
+                    raise CheckFailure(f"The {which} loader should be a torch DataLoader, "
+                                       f"but it is {describe(loader)}.")
+            torch.manual_seed(global_seed)  # a loader that leans on the global RNG changes order here
+            return ([y.tolist() for _, y in loaders[0]], [y.tolist() for _, y in loaders[1]])
+
+    train_a, test_a = batches(7, 0)
+    train_b, _ = batches(7, 1)
+    train_c, _ = batches(8, 0)
+    flat = [i for b in train_a for i in b]
+    if [len(b) for b in train_a] != [5, 5, 5, 5, 3]:
+        raise CheckFailure("With 23 training samples and batch_size=5 the train loader should give batches "
+                           f"of sizes [5, 5, 5, 5, 3], but it gave {[len(b) for b in train_a]}.")
+    if sorted(flat) != list(range(23)):
+        raise CheckFailure("One pass of the train loader should visit every training sample exactly once, "
+                           f"but it visited {sorted(flat)}.")
+    if flat == list(range(23)):
+        raise CheckFailure("The train loader should shuffle the samples, but it returned them in their "
+                           "original order (pass shuffle=True).")
+    if train_a != train_b:
+        raise CheckFailure("The training order for seed=7 should not depend on the global torch seed, but it "
+                           "changed when torch.manual_seed changed; give the DataLoader its own "
+                           "generator=torch.Generator().manual_seed(seed).")
+    if train_a == train_c:
+        raise CheckFailure("Seeds 7 and 8 should give different training orders, but they gave the same one; "
+                           "seed the generator with the `seed` argument.")
+    if test_a != [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10]]:
+        raise CheckFailure("The test loader should return the 11 test samples in order in batches of 5, "
+                           f"but it returned {test_a}.")
+
+
+def check_classifier(model: Any, *, name: str, sizes: tuple[int, ...]) -> None:
+    """``model`` flattens (B, 1, 28, 28) or (B, 784) input and applies ``len(sizes) - 1`` Linear
+    layers of the given sizes with ReLU between them and nothing after the last one."""
+    if model is None:
+        raise CheckFailure(f"{name} returned None, but an nn.Module was expected. Did you forget a `return`?")
+    if not isinstance(model, torch.nn.Module):
+        raise CheckFailure(f"{name} should return an nn.Module, but it returned {describe(model)}.")
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    want = [(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+    found = [(m.in_features, m.out_features) for m in linears]
+    if found != want:
+        raise CheckFailure(f"{name} should contain {len(want)} nn.Linear layer(s) with (in, out) sizes {want}, "
+                           f"but it contains {found}.")
+    count = sum(p.numel() for p in model.parameters())
+    expected_count = sum(a * b + b for a, b in want)
+    if count != expected_count:
+        raise CheckFailure(f"{name} should have {expected_count} parameters, but it has {count}.")
+    device = model_device(model)
+    images = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(3)).to(device)
+    with torch.no_grad():
+        reference = images.flatten(1)
+        for k, layer in enumerate(linears):
+            reference = torch.nn.functional.linear(reference, layer.weight, layer.bias)
+            if k < len(linears) - 1:
+                reference = torch.relu(reference)
+        for shape in [(5, 1, 28, 28), (5, 784)]:
+            try:
+                out = model(images.reshape(shape))
+            except Exception as exc:
+                raise CheckFailure(f"{name} should accept input of shape {shape}, but applying it raised "
+                                   f"{type(exc).__name__}: {exc}") from None
+            assert_tensor_like(out, name=f"{name} applied to a batch of shape {shape}", shape=(5, sizes[-1]))
+            layers = "Linear(Flatten(x))" if len(linears) == 1 else "Linear(ReLU(Linear(Flatten(x))))"
+            if not torch.allclose(out, reference, rtol=1e-4, atol=1e-5):
+                raise CheckFailure(
+                    f"On input of shape {shape}, {name} should compute {layers} and return raw logits, but its "
+                    f"output differs by up to {(out - reference).abs().max().item():.3g}; a missing ReLU or an "
+                    "extra layer such as Softmax (CrossEntropyLoss applies it already) causes this.")
+
+
+def assert_min_accuracy(model: Any, images: torch.Tensor, labels: torch.Tensor, *, name: str,
+                        threshold: float, n_params: int | None = None, batch_size: int = 1000) -> float:
+    """Evaluate ``model`` itself on ``images`` (in eval mode, without autograd, on its own device)
+    and fail below ``threshold``; returns the accuracy. The model's mode is restored."""
+    if model is None:
+        raise CheckFailure(f"{name} is None, but a trained nn.Module was expected; run the training cell.")
+    if not isinstance(model, torch.nn.Module):
+        raise CheckFailure(f"{name} should be a trained nn.Module, but it is {describe(model)}.")
+    count = sum(p.numel() for p in model.parameters())
+    if n_params is not None and count != n_params:
+        raise CheckFailure(f"{name} should have {n_params} parameters, but it has {count}.")
+    device = model_device(model)
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    was_training = model.training
+    model.eval()
+    correct = 0
+    try:
+        with torch.no_grad():
+            for start in range(0, len(images), batch_size):
+                x = images[start:start + batch_size].to(device=device, dtype=dtype)
+                try:
+                    out = model(x)
+                except Exception as exc:
+                    raise CheckFailure(f"{name} should accept test images of shape {tuple(x.shape)}, but "
+                                       f"applying it raised {type(exc).__name__}: {exc}") from None
+                assert_tensor_like(out, name=f"{name} applied to {len(x)} test images", shape=(len(x), 10))
+                correct += int((out.argmax(dim=1).cpu() == labels[start:start + batch_size]).sum())
+    finally:
+        model.train(was_training)
+    accuracy = correct / len(images)
+    if accuracy < threshold:
+        raise CheckFailure(f"{name} reaches a test accuracy of {accuracy:.4f} on the {len(images):,} test images, "
+                           f"but at least {threshold:.2f} is required.")
+    return accuracy
