@@ -71,7 +71,8 @@ def test_gradescope_results_match_the_local_grader(demo_batch, tmp_path):
     with zipfile.ZipFile(a.autograder_zip) as zf:
         config = json.loads(zf.read("otter_config.json"))
     assert config["show_hidden"] is True and config["show_stdout"] is True
-    for demo in made:
+    # the solution and the two-bug notebook: full and partial marks (more demos only add time)
+    for demo in [d for d in made if d.path.name in ("solution.ipynb", "two-bugs.ipynb")]:
         local = outcomes[demo.path.name].results
         results = gradescope_run(a.autograder_zip, demo.path, tmp_path / demo.path.stem / "autograder")
         tests = {t["name"]: t for t in results["tests"]}
