@@ -30,20 +30,19 @@ def hidden_test_functions(a: Assignment) -> dict[str, str]:
 def solution_lines(a: Assignment) -> set[str]:
     """Distinctive lines of the master's solution blocks: long, and found nowhere else in the master
     or in the shared checks module (which students get anyway)."""
-    inside, outside, in_block = [], [], False
+    inside, outside = [], []
     for cell in notebooks.read(a.master).cells:
         text = notebooks.code_of(cell)
-        if cell.cell_type == "raw" and text.strip() in ("# BEGIN SOLUTION", "# END SOLUTION"):
-            in_block = text.strip() == "# BEGIN SOLUTION"
+        if cell.cell_type == "raw":
             continue
-        has_markers = "# BEGIN SOLUTION" in text or "# SOLUTION" in text
         marked = False
         for line in text.splitlines():
             if line.strip().startswith("# BEGIN SOLUTION"):
                 marked = True
             elif line.strip().startswith("# END SOLUTION"):
                 marked = False
-            solution = marked or line.rstrip().endswith("# SOLUTION") or (in_block and not has_markers)
+            # Otter strips only marked lines, even inside a raw solution block
+            solution = marked or line.rstrip().endswith("# SOLUTION")
             (inside if solution and cell.cell_type == "code" else outside).append(line.strip())
     shared = set(outside) | {line.strip() for line in Path(checks.__file__).read_text().splitlines()}
     return {line for line in inside if len(line) > 25 and not line.startswith("#") and line not in shared}
