@@ -15,6 +15,7 @@ WORKERS ?=
 
 setup: $(STAMP)
 	scripts/install-dataset.sh
+	scripts/install-bubblewrap.sh
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

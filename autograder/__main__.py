@@ -1,7 +1,8 @@
 """Command line: ``python -m autograder build|grade|data``.
 
     python -m autograder build [--check] [ID ...]
-    python -m autograder grade [--assignment ID] [--out DIR] [--workers N] [--timeout S] [--docker [--gpus]] [SUBMISSION ...]
+    python -m autograder grade [--assignment ID] [--out DIR] [--workers N] [--timeout S] [--cell-timeout S]
+                               [--memory-gb G] [--no-sandbox] [--no-resume] [--docker [--gpus]] [SUBMISSION ...]
     python -m autograder strength [--functions-only] [ID ...]
     python -m autograder data
 """
@@ -90,7 +91,10 @@ def cmd_grade(args) -> int:
             paths = [d.path for d in made]
             expected = {d.path.name: d.expected_total for d in made}
         start = time.monotonic()
-        outcomes, frame = batch.grade(a, paths, out, workers=args.workers, timeout=args.timeout, runner=runner)
+        options = batch.Options(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_gb=args.memory_gb,
+                                sandbox=not args.no_sandbox)
+        outcomes, frame = batch.grade(a, paths, out, workers=args.workers, runner=runner, options=options,
+                                      resume=not args.no_resume)
         wall = time.monotonic() - start
         rows = [("file", "score", "expected" if expected else "", "seconds", "grading_status")]
         for o in outcomes:
@@ -147,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="output folder (default: graded/<id>)")
     p.add_argument("--workers", type=int, default=None, help="parallel submissions (default: core count)")
     p.add_argument("--timeout", type=float, default=600.0, help="wall-clock limit per submission in seconds")
+    p.add_argument("--cell-timeout", type=float, default=300.0,
+                   help="limit per notebook cell in seconds; a cell past it is interrupted and grading goes on")
+    p.add_argument("--memory-gb", type=float, default=4.0, help="memory limit of each sandboxed kernel")
+    p.add_argument("--no-sandbox", action="store_true", help="run kernels without bubblewrap (status says so)")
+    p.add_argument("--no-resume", action="store_true", help="regrade submissions already graded into --out")
     container.add_arguments(p)
     p.set_defaults(func=cmd_grade)
 

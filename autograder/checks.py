@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import inspect
 import os
+import sys
 import textwrap
 import types
 from pathlib import Path
@@ -212,9 +213,45 @@ def assert_probability_rows(p: torch.Tensor, *, name: str) -> None:
 
 
 # --------------------------------------------------------------------------- banned calls
+# --------------------------------------------------------------------------- sealed grading
+# The grader runs the hidden tests twice (see autograder/grading/seal.py): once in the student's
+# sandboxed kernel, where calls to student functions are logged as data and expected values are
+# unknown, then in a pristine process that replays the log against the expected values.
+# Tests should read expected values only after calling the student's code: while recording, the
+# expected values are ``UNKNOWN`` and a comparison with them ends the test early.
+UNKNOWN = type("Unknown", (), {"__repr__": lambda self: "<unknown while recording>",
+                               "__getitem__": lambda self, key: self})()
+
+
+def _session() -> Any:
+    seal = sys.modules.get("course_seal")
+    return seal.active() if seal is not None else None
+
+
+def _recording() -> bool:
+    session = _session()
+    return session is not None and session.mode == "record"
+
+
+def _observation(name: str, compute: Callable[[], Any]) -> Any:
+    """Compute a data observation in the student's kernel; replay hands back the logged one."""
+    session = _session()
+    return compute() if session is None else session.observe(name, compute)
+
+
+def _target(fn: Any) -> Any:
+    """The student's function behind a recording wrapper (itself otherwise)."""
+    return getattr(fn, "__seal_target__", fn)
+
+
+def _is_student_function(obj: Any) -> bool:
+    return isinstance(obj, types.FunctionType) or getattr(obj, "__seal_function__", False) is True
+
+
 def _source_tree(fn: Callable) -> ast.AST | None:
+    source = getattr(fn, "__seal_source__", None)
     try:
-        return ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        return ast.parse(textwrap.dedent(source or inspect.getsource(_target(fn))))
     except (OSError, TypeError, SyntaxError):
         return None
 
@@ -245,6 +282,7 @@ def find_banned_calls(
     except those named in ``skip`` (functions graded by their own question).
     """
     banned, skip = set(banned), set(skip)
+    fn = _target(fn)
     seen = _seen if _seen is not None else set()
     if fn in seen:
         return []
@@ -263,7 +301,7 @@ def find_banned_calls(
         if not is_attr and name in local:
             continue
         target = env.get(name) if not is_attr else None
-        if isinstance(target, types.FunctionType) and not _is_library_object(target):
+        if _is_student_function(target) and not _is_library_object(target):
             if name not in skip:
                 found += find_banned_calls(target, banned, skip, seen)
         elif name in banned and (is_attr or target is None or _is_library_object(target)):
@@ -295,15 +333,16 @@ def assert_not_calling(fn: Callable, banned: Iterable[str], *, name: str | None 
 def with_helpers(fn: Callable, **replacements: Callable) -> Callable:
     """Return ``fn`` with some of the global names it uses rebound, so that a bug in one
     question's helper does not cost points again in the question that calls it."""
+    wrapper, fn = fn, _target(fn)
     if not isinstance(fn, types.FunctionType):
-        return fn
+        return wrapper
     used = {n: r for n, r in replacements.items() if n in fn.__code__.co_names}
     if not used:
-        return fn
+        return wrapper
     env = {**fn.__globals__, **used}
     clone = types.FunctionType(fn.__code__, env, fn.__name__, fn.__defaults__, fn.__closure__)
     clone.__kwdefaults__ = fn.__kwdefaults__
-    return clone
+    return wrapper.__seal_rewrap__(clone) if wrapper is not fn else clone
 
 
 def _clone(value: Any) -> Any:
@@ -330,8 +369,12 @@ def record_expected(namespace: Mapping[str, Any], cases: Mapping[str, list], pat
 
 
 def load_expected(fn_name: str, path: str | Path = EXPECTED_FILE) -> list[dict]:
-    """Load the recorded cases of one function."""
-    return torch.load(path, weights_only=True)[fn_name]
+    """Load the recorded cases of one function (expected values are ``UNKNOWN`` while recording)."""
+    cases = torch.load(path, weights_only=True)[fn_name]
+    if _recording():
+        _session().note_expected_values()
+        cases = [{**case, "expected": UNKNOWN} for case in cases]
+    return cases
 
 
 def _signature(fn_name: str, args: tuple) -> str:
@@ -381,7 +424,9 @@ def check_against_solution(
     checked = 0
     for case, _, label, actual in replay(fn, fn_name, only=only, helpers=helpers, path=path):
         expected = case["expected"]
-        if isinstance(expected, torch.Tensor):
+        if expected is UNKNOWN:
+            pass
+        elif isinstance(expected, torch.Tensor):
             assert_tensor_close(actual, expected, name=label)
         else:
             assert_scalar_close(actual, float(expected), name=label)
@@ -475,6 +520,9 @@ def check_tuple_against_solution(
             )
         dtype = _first_dtype(args)
         rtol, atol = (tolerances or {}).get(dtype, tolerances_for(dtype))
+        if case["expected"] is UNKNOWN:
+            checked += 1
+            continue
         triples = list(zip(parts, actual, case["expected"]))
         triples.sort(key=lambda t: not isinstance(t[2], (list, tuple)))  # lengths first, then tensors
         for part, got, want in triples:
@@ -574,14 +622,13 @@ def _global_loads(code: types.CodeType) -> set[str]:
 
 def global_data_reads(fn: Callable) -> dict[str, Any]:
     """Global variables holding data (tensors or arrays) that ``fn`` reads, by name."""
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return {}
+    fn = _target(fn)
+    loads = getattr(fn, "__seal_global_loads__", None)
+    if loads is None:
+        code = getattr(fn, "__code__", None)
+        loads = _global_loads(code) if isinstance(code, types.CodeType) else set()
     env = getattr(fn, "__globals__", {})
-    return {
-        n: env[n] for n in sorted(_global_loads(code))
-        if isinstance(env.get(n), (torch.Tensor, np.ndarray))
-    }
+    return {n: env[n] for n in sorted(loads) if isinstance(env.get(n), (torch.Tensor, np.ndarray))}
 
 
 def assert_no_global_data(fn: Callable, *, name: str) -> None:
@@ -593,6 +640,18 @@ def assert_no_global_data(fn: Callable, *, name: str) -> None:
             f"{name} should use only its parameters, but it reads the notebook's global variable(s) {listed}, "
             "so it gives wrong results or fails on any other data; use the argument that is passed in."
         )
+
+
+def input_gradient(fn: Callable, x: torch.Tensor) -> torch.Tensor | None:
+    """The gradient of ``fn(x).sum()`` with respect to ``x`` (None if none flows back).
+
+    Computed where ``fn`` runs, so that sealed grading gets it as data (see ``UNKNOWN``).
+    """
+    def compute() -> torch.Tensor | None:
+        leaf = x.detach().clone().requires_grad_(True)
+        fn(leaf).sum().backward()
+        return leaf.grad
+    return _observation(f"gradient of {getattr(fn, '__name__', 'the function')}", compute)
 
 
 def finite_difference_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
@@ -681,7 +740,8 @@ def check_structure_against_solution(fn: Callable, fn_name: str, *, path: str | 
             raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
         if actual is None:
             raise CheckFailure(f"{label} returned None, but a dict was expected. Did you forget a `return`?")
-        assert_same_structure(actual, case["expected"], name=label)
+        if case["expected"] is not UNKNOWN:
+            assert_same_structure(actual, case["expected"], name=label)
         checked += 1
     return checked
 
@@ -767,19 +827,39 @@ def check_training(
     reference = cases[0]["expected"]
     fn = with_helpers(train, **(helpers or {}))
     label = f"train({task!r}, X of shape {tuple(X_train.shape)}, y of shape {tuple(y_train.shape)}, epochs={epochs}, seed={seed})"
-    try:
-        result = fn(task, X_train.numpy(), y_train.numpy(), epochs, seed)
-    except Exception as exc:
-        raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
-    if not isinstance(result, tuple) or len(result) != 2:
-        raise CheckFailure(f"{label} should return a tuple (model, losses), but it returned {describe(result)}.")
-    model, losses = result
-    if not isinstance(model, torch.nn.Module):
-        raise CheckFailure(f"The model returned by {label} should be a torch.nn.Module, but it is {describe(model)}.")
-    try:
-        losses = [as_float(v, name="each epoch loss") for v in losses]
-    except TypeError:
-        raise CheckFailure(f"The losses returned by {label} should be a list of numbers, but they are {describe(losses)}.") from None
+    if task == "binary":
+        expected_cols = 1
+    elif task == "multiclass":
+        expected_cols = int(y_test.max()) + 1
+    else:
+        expected_cols = y_test.shape[1]
+
+    def train_and_predict() -> dict:  # runs in the student's kernel; returns data only
+        try:
+            result = fn(task, X_train.numpy(), y_train.numpy(), epochs, seed)
+        except Exception as exc:
+            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+        if not isinstance(result, tuple) or len(result) != 2:
+            raise CheckFailure(f"{label} should return a tuple (model, losses), but it returned {describe(result)}.")
+        model, losses = result
+        if not isinstance(model, torch.nn.Module):
+            raise CheckFailure(f"The model returned by {label} should be a torch.nn.Module, but it is {describe(model)}.")
+        try:
+            losses = [as_float(v, name="each epoch loss") for v in losses]
+        except TypeError:
+            raise CheckFailure(f"The losses returned by {label} should be a list of numbers, but they are {describe(losses)}.") from None
+        model.eval()
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))  # CPU or CUDA, as trained
+        with torch.no_grad():
+            logits = model(X_test.float().to(device))
+        if isinstance(logits, torch.Tensor):
+            logits = logits.detach().cpu()
+        return {"losses": losses, "logits": logits if isinstance(logits, torch.Tensor) else describe(logits)}
+
+    observed = _observation(f"training on the {task} task", train_and_predict)
+    losses, logits = observed["losses"], observed["logits"]
+    if reference is UNKNOWN:
+        return {}
     if len(losses) != epochs:
         raise CheckFailure(f"{label} should return one loss per epoch ({epochs}), but it returned {len(losses)}.")
     if not all(np.isfinite(losses)):
@@ -792,18 +872,6 @@ def check_training(
             "the criterion receives raw logits (no sigmoid or softmax before it) and that every batch takes an "
             "optimizer step after zero_grad()."
         )
-    model.eval()
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))  # CPU or CUDA, as trained
-    with torch.no_grad():
-        logits = model(X_test.float().to(device))
-    if isinstance(logits, torch.Tensor):
-        logits = logits.detach().cpu()
-    if task == "binary":
-        expected_cols = 1
-    elif task == "multiclass":
-        expected_cols = int(y_test.max()) + 1
-    else:
-        expected_cols = y_test.shape[1]
     if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[1] != expected_cols:
         raise CheckFailure(
             f"The model returned by {label} should map ({X_test.shape[0]}, {X_test.shape[1]}) inputs to logits of "
@@ -1075,12 +1143,12 @@ def check_probe(run: Callable, record_name: str, *, label: str, keys: Callable[[
             continue
         where = f"{label} [case '{case['name']}']"
         try:
-            actual = run(*_clone(case["args"]))
+            actual = _observation(f"{record_name} [case '{case['name']}']", lambda: run(*_clone(case["args"])))
         except CheckFailure as exc:
             raise CheckFailure(f"{where}: {exc}") from None
         except Exception as exc:  # the student's code raised: report it as a sentence
             raise CheckFailure(f"{where} raised {type(exc).__name__}: {exc}") from None
-        for key, expected in case["expected"].items():
+        for key, expected in ({} if case["expected"] is UNKNOWN else case["expected"]).items():
             if not keys(key):
                 continue
             try:
@@ -1148,9 +1216,9 @@ def check_make_loaders(make_loaders: Callable) -> None:
             torch.manual_seed(global_seed)  # a loader that leans on the global RNG changes order here
             return ([y.tolist() for _, y in loaders[0]], [y.tolist() for _, y in loaders[1]])
 
-    train_a, test_a = batches(7, 0)
-    train_b, _ = batches(7, 1)
-    train_c, _ = batches(8, 0)
+    train_a, test_a = _observation("make_loaders with seed 7", lambda: batches(7, 0))
+    train_b, _ = _observation("make_loaders with seed 7 and another global seed", lambda: batches(7, 1))
+    train_c, _ = _observation("make_loaders with seed 8", lambda: batches(8, 0))
     flat = [i for b in train_a for i in b]
     if [len(b) for b in train_a] != [5, 5, 5, 5, 3]:
         raise CheckFailure("With 23 training samples and batch_size=5 the train loader should give batches "

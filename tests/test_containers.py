@@ -141,7 +141,8 @@ def test_docker_line_isolates_the_submission(tmp_path):
     assert f"{out}:/grading/out" in mounts and out.is_dir(), "results come back through a writable mount"
     image = cmd.index("dl-autograded:cpu")
     assert cmd[image + 1:] == ["timeout", "-s", "KILL", "605", "python", "-m", "autograder.grading.run_one",
-                               "/grading/autograder.zip", "/grading/submission/hw.ipynb", "/grading/out"]
+                               "/grading/autograder.zip", "/grading/submission/hw.ipynb", "/grading/out",
+                               "--in-container"]
 
 
 def test_docker_line_with_gpus_limits_and_environment(tmp_path):
@@ -256,8 +257,8 @@ def test_batch_grades_through_the_docker_runner_like_the_local_path(a1, tmp_path
     with open(tmp_path / "out" / "final_grades.csv", newline="") as f:
         rows = {r["file"]: r for r in csv.DictReader(f)}
     assert rows[a1.solution_notebook.name]["grading_status"] == "Completed"
-    assert shlex.join(calls[0]).endswith(f"python -m autograder.grading.run_one /grading/autograder.zip "
-                                         f"/grading/submission/{a1.solution_notebook.name} /grading/out")
+    assert f"python -m autograder.grading.run_one /grading/autograder.zip /grading/submission/" \
+           f"{a1.solution_notebook.name} /grading/out --in-container --notebook-name" in shlex.join(calls[0])
 
 
 # --- device selection -------------------------------------------------------------------------
@@ -278,7 +279,8 @@ def test_grading_device_prefers_cuda_and_obeys_the_override(monkeypatch):
 def test_nothing_in_the_grader_forces_cpu():
     sources = [*REPO_ROOT.glob("autograder/**/*.py"), *REPO_ROOT.glob("solutions/*/*.ipynb"),
                *REPO_ROOT.glob("solutions/*/*.py")]
-    forcing = re.compile(r"CUDA_VISIBLE_DEVICES|set_default_device\(\s*['\"]cpu|device\s*=\s*['\"]cpu['\"]")
+    # setting CUDA_VISIBLE_DEVICES hides GPUs; passing the instructor's value through does not
+    forcing = re.compile(r"CUDA_VISIBLE_DEVICES['\"]?\]?\s*=(?!=)|set_default_device\(\s*['\"]cpu|device\s*=\s*['\"]cpu['\"]")
     found = [f"{p.relative_to(REPO_ROOT)}: {m.group(0)}" for p in sources for m in forcing.finditer(p.read_text())]
     assert not found, found
     for a in REPO_ROOT.glob("assignments/*/course_checks.py"):

@@ -1,12 +1,14 @@
 """Grade one submission in its own Docker container: a thin wrapper over the local path.
 
 ``batch.grade(..., runner=DockerRunner(...))`` launches, instead of the local
-``python -m autograder.grading.run_one ZIP SUBMISSION OUT``, the same command inside a container:
+``python -m autograder.grading.run_one ZIP SUBMISSION SCRATCH``, the same command inside a container
+(where the container, not bubblewrap, is the sandbox):
 
     docker run --rm --init --network none --memory 4g --memory-swap 4g --cpus 2 --pids-limit 512 \\
         --user UID:GID -v ZIP:/grading/autograder.zip:ro -v SUBMISSION:/grading/submission/NAME:ro \\
         -v OUT:/grading/out [--gpus all] IMAGE \\
-        timeout -s KILL T python -m autograder.grading.run_one /grading/autograder.zip /grading/submission/NAME /grading/out
+        timeout -s KILL T python -m autograder.grading.run_one /grading/autograder.zip /grading/submission/NAME \\
+        /grading/out --in-container [OPTIONS]
 
 so the results land in the same ``OUT`` folder and the rest of the batch (CSV, feedback, report)
 does not change. The images are defined in ``autograder/containers/``.
@@ -49,7 +51,7 @@ class DockerRunner:
     docker: str = "docker"
 
     def __call__(self, autograder_zip: Path, submission: Path, out: Path, env: dict[str, str],
-                 timeout: float) -> list[str]:
+                 timeout: float, options: list[str] = ()) -> list[str]:
         out.mkdir(parents=True, exist_ok=True)  # mounted, so it must exist and belong to us
         submission_in = f"{SUBMISSION_DIR_IN}/{submission.name}"
         cmd = [
@@ -74,7 +76,8 @@ class DockerRunner:
                 cmd += ["-e", f"{name}={env[name]}"]
         # The host kills the docker client at `timeout`; the container kills itself just after.
         limit = str(math.ceil(timeout) + 5)
-        return [*cmd, self.image, "timeout", "-s", "KILL", limit, *ENTRY, ZIP_IN, submission_in, OUT_IN]
+        return [*cmd, self.image, "timeout", "-s", "KILL", limit, *ENTRY, ZIP_IN, submission_in, OUT_IN,
+                "--in-container", *options]
 
 
 def check_engine(image: str, docker: str = "docker", wait: float = 20.0) -> None:

@@ -39,6 +39,15 @@ def render(o: "Outcome") -> str:
             if not res.passed and message:
                 lines += ["      " + m for m in message.splitlines()]
         lines.append("")
+    verdicts = getattr(o, "verdicts", ())
+    if verdicts:
+        lines.append("Where the verdicts came from: " + ", ".join(f"{n} {s}" for s, n in verdicts)
+                     + " (sealed: checked outside your notebook's process; kernel: inside the sandbox)")
+        lines.append("")
+    errors = getattr(o, "cell_errors", ())
+    if errors:
+        lines.append("Errors raised by your notebook's cells while it was graded:")
+        lines += [f"  {e}" for e in errors] + [""]
     return "\n".join(lines)
 
 

@@ -1,0 +1,147 @@
+"""The bubblewrap sandbox a student's kernel runs in: no network, a read-only system, one writable folder.
+
+Limits come from rlimits set just before ``bwrap`` starts, and are inherited by everything inside:
+``RLIMIT_DATA`` caps each process's memory, ``RLIMIT_FSIZE`` each file it writes, and
+``RLIMIT_NPROC`` the processes and threads of the sandbox's own user id (a fork bomb stops there).
+The last one only binds a non-root user, so when the grader runs as root, bwrap (as root) switches
+the kernel to an unprivileged uid of its own (``UID_BASE`` + worker slot) with ``setpriv``. Where bwrap is missing or unusable, ``Sandbox.available``
+is False and the grader runs the kernel directly, with the same rlimits, and says so.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import resource
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+UID_BASE = 61000  # sandbox user ids: UID_BASE + worker slot
+DEFAULT_MEMORY_GB = 4.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandboxed kernel."""
+
+    memory_bytes: int = int(DEFAULT_MEMORY_GB * (1 << 30))  # per process (RLIMIT_DATA)
+    processes: int = 256  # processes and threads of the sandbox's uid (RLIMIT_NPROC)
+    file_bytes: int = 1 << 30  # largest file it may write (RLIMIT_FSIZE)
+    tmp_bytes: int = 1 << 30  # size of its private /tmp (a tmpfs)
+    output_bytes: int = 4 << 20  # cell output kept per notebook; the rest is dropped
+    tree_processes: int = 32  # processes (not threads) in the sandbox before it is stopped
+
+
+@functools.cache
+def bwrap_problem() -> str | None:
+    """None if ``bwrap`` can start a sandbox with no network here, else the reason it cannot."""
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return "bubblewrap (bwrap) is not installed"
+    probe = [exe, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc",
+             "--dev", "/dev", "true"]
+    try:
+        done = subprocess.run(probe, capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap could not start: {exc}"
+    if done.returncode != 0:
+        return f"bwrap could not start a sandbox: {done.stderr.decode(errors='replace').strip()[:200]}"
+    return None
+
+
+def _system_binds() -> list[str]:
+    """Read-only views of what Python, torch and the kernel need: /usr, /etc, the library folders."""
+    args: list[str] = []
+    for top in ("/usr", "/etc", "/opt"):
+        if os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    for link in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(link):
+            args += ["--symlink", os.readlink(link), link]
+        elif os.path.isdir(link):
+            args += ["--ro-bind", link, link]
+    return args
+
+
+def _gpu_binds() -> list[str]:
+    """The NVIDIA device files and driver information, when there are any."""
+    args = []
+    for dev in sorted(Path("/dev").glob("nvidia*")):
+        args += ["--dev-bind", str(dev), str(dev)]
+    for ro in ("/sys", "/run/nvidia-persistenced"):
+        if os.path.exists(ro):
+            args += ["--ro-bind", ro, ro]
+    return args
+
+
+@dataclass
+class Sandbox:
+    """How to start one kernel: inside bwrap when possible, always under rlimits."""
+
+    workdir: Path  # the only writable folder; the kernel's working directory and $HOME
+    readable: list[Path] = field(default_factory=list)  # extra read-only folders (venv, dataset)
+    limits: Limits = field(default_factory=Limits)
+    slot: int = 0  # worker slot: picks the uid when running as root
+    gpu: bool = False
+    use_bwrap: bool = True
+
+    @property
+    def available(self) -> bool:
+        return self.use_bwrap and bwrap_problem() is None
+
+    @property
+    def uid(self) -> int | None:
+        """The unprivileged uid the kernel runs as (None: keep the grader's own)."""
+        return UID_BASE + self.slot if os.geteuid() == 0 and self.available and shutil.which("setpriv") else None
+
+    def prepare(self) -> None:
+        """Give the sandbox's uid its working folder."""
+        if self.uid is None:
+            return
+        for root, dirs, files in os.walk(self.workdir):
+            for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                os.chown(name, self.uid, self.uid, follow_symlinks=False)
+
+    def wrap(self, cmd: list[str]) -> list[str]:
+        """``cmd`` as it runs in the sandbox (unchanged when bwrap is not available)."""
+        if not self.available:
+            return cmd
+        work = str(self.workdir)
+        namespaces = ["--unshare-all"] if self.uid is None else \
+            ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+        args = [shutil.which("bwrap"), *namespaces, "--die-with-parent", "--new-session",
+                *_system_binds(), "--proc", "/proc", "--dev", "/dev",
+                "--perms", "1777", "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp"]
+        made: set[str] = {"/", "/tmp", "/usr", "/etc", "/opt"}
+
+        def bind(option: str, path: str) -> None:
+            for parent in reversed(Path(path).parents):  # bwrap would make missing parents 0700
+                if str(parent) not in made:
+                    args.extend(["--perms", "0755", "--dir", str(parent)])
+                    made.add(str(parent))
+            args.extend([option, path, path])
+            made.add(path)
+
+        for path in [Path(sys.prefix), Path(sys.base_prefix), *self.readable]:
+            if path.exists() and not str(path).startswith(("/usr/", "/etc/", "/opt/")):
+                bind("--ro-bind", str(path))
+        if self.gpu:
+            args += _gpu_binds()
+        bind("--bind", work)
+        args += ["--chdir", work, "--unsetenv", "JPY_PARENT_PID"]  # its parent is bwrap's, not ours
+        if self.uid is not None:  # bwrap runs as root (so it can bind any path), the kernel does not
+            args += [shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={self.uid}", f"--regid={self.uid}",
+                     "--clear-groups", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
+        return args + cmd
+
+    def preexec(self) -> None:
+        """Runs in the child between fork and exec: set the limits, then drop to the sandbox uid."""
+        lim = self.limits
+        resource.setrlimit(resource.RLIMIT_DATA, (lim.memory_bytes, lim.memory_bytes))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (lim.file_bytes, lim.file_bytes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if self.uid is not None:  # binds the sandbox's uid once setpriv switches to it; root ignores it
+            resource.setrlimit(resource.RLIMIT_NPROC, (lim.processes, lim.processes))
