@@ -1,0 +1,133 @@
+"""Sealed grading without a kernel: the data log, replay, and the tamper scan (fast)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from autograder.grading import seal, tamper
+
+TEST_FILE = '''
+from otter.test_files import test_case
+OK_FORMAT = False
+name = "q1"
+points = [1, 1]
+
+@test_case(points=None, hidden=False)
+def test_shape(double):
+    import torch
+    out = double(torch.ones(2, 3))
+    assert out.shape == (2, 3), f"shape {tuple(out.shape)}"
+
+@test_case(points=None, hidden=True)
+def test_values(double):
+    import torch
+    import numpy as np
+    np.testing.assert_allclose(double(torch.arange(4.0)).numpy(), [0.0, 2.0, 4.0, 6.0])
+'''
+
+
+def _roundtrip(value, tmp_path):
+    torch.save(seal.encode(value), tmp_path / "v.pt")
+    return seal.decode(torch.load(tmp_path / "v.pt", weights_only=True))
+
+
+def test_data_survives_the_trip_through_weights_only_loading(tmp_path):
+    value = {"t": torch.arange(6.0).reshape(2, 3).requires_grad_(), "n": np.arange(3), "s": "text",
+             "tuple": (1, 2.5, None, True), "device": torch.device("cpu"), "dtype": torch.float64,
+             "size": torch.Size([2, 3]), "np_float": np.float32(1.5)}
+    back = _roundtrip(value, tmp_path)
+    assert torch.equal(back["t"].detach(), value["t"].detach()) and back["t"].requires_grad
+    assert np.array_equal(back["n"], value["n"]) and back["tuple"] == value["tuple"]
+    assert back["device"] == value["device"] and back["dtype"] is torch.float64 and back["size"] == (2, 3)
+    assert back["np_float"] == np.float32(1.5) and back["s"] == "text"
+
+
+def test_torch_modules_come_back_as_real_modules_and_notebook_classes_as_shells(tmp_path):
+    linear = torch.nn.Linear(3, 2, bias=False)
+    back = _roundtrip(linear, tmp_path)
+    assert type(back) is torch.nn.Linear and back.in_features == 3
+    x = torch.randn(4, 3)
+    assert torch.equal(back(x), linear(x))
+
+    class Mine(torch.nn.Module):  # a class the notebook defines: its code must not travel
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(2, 2)
+
+        def forward(self, x):
+            return self.fc(x) * 2
+
+    shell = _roundtrip(Mine(), tmp_path)
+    assert isinstance(shell, torch.nn.Module) and sum(p.numel() for p in shell.parameters()) == 6
+    with pytest.raises(seal.NotReplayable):
+        shell(torch.zeros(1, 2))
+
+
+def test_other_objects_are_opaque_and_refuse_use(tmp_path):
+    back = _roundtrip(object(), tmp_path)
+    assert isinstance(back, seal.Opaque) and "object" in repr(back)
+    with pytest.raises(seal.NotReplayable):
+        back.anything
+
+
+def test_replay_gives_the_recorded_verdicts_without_calling_the_student(tmp_path):
+    files = [("q1.py", TEST_FILE)]
+    calls = []
+
+    def double(x):
+        calls.append(x)
+        return x * 3  # wrong: the hidden test must fail on replay
+
+    session = seal.Session("record")
+    session.log["snapshot"] = seal.snapshot({"double": double})
+    seal.run_tests(session, files, seal.record_arguments(session, {"double": double}))
+    torch.save(session.log, tmp_path / "log.pt")
+    n_calls = len(calls)
+    log = torch.load(tmp_path / "log.pt", weights_only=True)
+    verdicts = seal.replay(log, files)["q1"]
+    assert len(calls) == n_calls, "replay must not run student code"
+    assert [(name, passed) for name, passed, *_ in verdicts] == [("q1 - 1", True), ("q1 - 2", False)]
+    assert "Not equal to tolerance" in verdicts[1][2]
+
+
+def test_a_log_from_a_run_that_stopped_early_cannot_pass(tmp_path):
+    files = [("q1.py", TEST_FILE)]
+    session = seal.Session("record")
+    seal.run_tests(session, files, seal.record_arguments(session, {"double": lambda x: x * 2}))
+    for entry in session.log["tests"].values():
+        entry["events"].clear()  # as if the kernel never called the student's function
+    verdicts = seal.replay(session.log, files)["q1"]
+    assert not any(passed for _, passed, *_ in verdicts)
+    assert all(replayable is False for *_, replayable, _ in verdicts)
+
+
+@pytest.mark.parametrize("source, found", [
+    ("import numpy as np\nnp.testing.assert_allclose = lambda *a, **k: None", "numpy.testing.assert_allclose"),
+    ("import torch\nsetattr(torch, 'allclose', print)", "torch.allclose"),
+    ("from numpy import testing as t\nt.assert_allclose = None", "numpy.testing.assert_allclose"),
+    ("import builtins\nbuiltins.isinstance = lambda *a: True", "builtins.isinstance"),
+    ("import course_checks as cc\ncc.check_against_solution = print", "course_checks.check_against_solution"),
+    ("import sys\nsys.modules['torch'] = None", "sys.modules"),
+])
+def test_the_scan_finds_rebinding_of_watched_modules(source, found):
+    assert any(found in line for line in tamper.scan_source(source)), tamper.scan_source(source)
+
+
+def test_the_scan_leaves_ordinary_code_alone():
+    ordinary = ("import torch\nmodel = torch.nn.Linear(2, 2)\nmodel.weight.data = torch.zeros(2, 2)\n"
+                "torch.manual_seed(0)\nx = torch.ones(3)\nx.requires_grad = True\nmodel.fc = None")
+    assert tamper.scan_source(ordinary) == []
+
+
+def test_fingerprints_tell_a_replaced_function_from_the_original():
+    pristine = seal.fingerprints(("numpy.testing.assert_allclose",), ())
+    saved = np.testing.assert_allclose
+    try:
+        np.testing.assert_allclose = lambda *a, **k: None
+        changed = seal.fingerprints(("numpy.testing.assert_allclose",), ())
+    finally:
+        np.testing.assert_allclose = saved
+    assert tamper.compare_fingerprints(changed, pristine)
+    assert not tamper.compare_fingerprints(pristine, pristine)
