@@ -64,3 +64,10 @@ def test_real_dataset_loads_through_torchvision(tmp_path, monkeypatch):
     image, label = test[0]
     assert tuple(image.shape) == (1, 28, 28) and 0 <= label < 10 and len(data.CLASSES) == 10
     assert 0.0 <= float(image.min()) and float(image.max()) <= 1.0
+
+
+def test_a_dataset_folder_set_by_the_instructor_reaches_the_sandboxed_kernels(monkeypatch, tmp_path):
+    from autograder.grading import batch
+
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path))  # kernels get a clean environment: it must be passed on
+    assert batch._data_env() == {data.ENV_VAR: str(tmp_path)}

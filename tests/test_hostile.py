@@ -30,7 +30,7 @@ sys.modules["hostile_cases"] = cases  # dataclasses look their module up
 _spec.loader.exec_module(cases)
 
 CANARY_DIR = Path("/tmp/hostile-canary")
-OPTIONS = batch.Options(timeout=240, cell_timeout=15, memory_gb=1.5)
+OPTIONS = batch.Options(timeout=240, cell_timeout=10, memory_gb=1.5)
 FULL = 26
 
 # case -> (total score, words the status must contain). q1 is worth 5 points, q3 3, q4 4, q5 5, q6 2, q7 2.
@@ -50,8 +50,8 @@ EXPECTED: dict[str, tuple[float | None, tuple[str, ...]]] = {
     "syntax_error": (FULL - 5, ("Completed",)),  # q4, and q5's public test (hidden ones use reference helpers)
     "raise_first_cell": (FULL, ("Completed",)),
     "raise_in_question": (FULL - 2, ("Completed",)),  # q7's hidden tests use a reference predict
-    "infinite_loop_q4": (FULL, ("timed out after 15 s",)),
-    "sleep_forever": (FULL, ("timed out after 15 s",)),
+    "infinite_loop_q4": (FULL, ("timed out after 10 s",)),
+    "sleep_forever": (FULL, ("timed out after 10 s",)),
     "memory_bomb": (FULL, ("Completed",)),
     "fork_bomb": (FULL, ("(in q7) went over the sandbox's limits",)),
     "sys_exit": (FULL, ("Completed",)),
@@ -172,7 +172,7 @@ def test_timeouts_name_the_cell_and_keep_other_questions(catalogue):
 
 def test_grading_the_same_batch_three_times_gives_identical_csvs(a1, catalogue, tmp_path):
     paths, _, _, _, _ = catalogue
-    chosen = [paths[n] for n in ("solution", "blank", "patch_allclose", "infinite_loop_q4", "syntax_error", "empty")]
+    chosen = [paths[n] for n in ("solution", "blank", "patch_allclose", "empty")]
     first = (catalogue[3] / "final_grades.csv").read_text()
     csvs = []
     for k in range(3):
@@ -189,7 +189,7 @@ def test_a_killed_batch_resumes_without_regrading(a1, catalogue, tmp_path):
     chosen = [str(paths[n]) for n in ("solution", "blank", "syntax_error")]
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "autograder", "grade", "-a", a1.id, "--out", str(out), "--workers", "1",
-           "--cell-timeout", "15", *chosen]
+           "--cell-timeout", "10", *chosen]
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     deadline = time.monotonic() + 240

@@ -281,8 +281,7 @@ async def _run(cells: list[tuple[str, str]], sandbox: Sandbox, env: dict[str, st
                     result.output_dropped = client.dropped
                     return
             except (DeadKernelError, KernelStuck, RuntimeError) as exc:
-                import traceback
-                log.write(traceback.format_exc().encode())
+                log.write(f"\n[grader] kernel start {result.kernel_starts}: {type(exc).__name__}: {exc}\n".encode())
                 if failed_at is None:
                     result.record_error = f"the kernel died while the hidden tests ran ({type(exc).__name__})"
                     return
@@ -296,7 +295,22 @@ async def _run(cells: list[tuple[str, str]], sandbox: Sandbox, env: dict[str, st
                 skip[failed_at] = what
             finally:
                 result.output_dropped = max(result.output_dropped, client.dropped)
+                await _stop(km)
     result.record_error = f"the kernel was restarted {MAX_KERNEL_STARTS} times and still failed"
+
+
+async def _stop(km: SandboxedKernelManager) -> None:
+    """Shut the kernel down (nbclient leaves a kernel it did not start running) and kill what is left."""
+    tree = km.process_tree()
+    try:
+        await asyncio.wait_for(km.shutdown_kernel(now=True), 10)
+    except Exception:  # already dead, or not answering: the kill below settles it
+        pass
+    for p in tree:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
 
 
 def _note_error(result: Execution, cell, index: int, question: str) -> None:
