@@ -235,7 +235,7 @@ async def _responsive(client: GradingClient, grace: float) -> bool:
 async def _run(cells: list[tuple[str, str]], sandbox: Sandbox, env: dict[str, str], cell_timeout: float,
                record_timeout: float, record_folder: Path | None, prepare_record, result: Execution,
                log_file: Path) -> None:
-    skip: dict[int, str] = {}
+    skip: set[int] = set()  # cells a fresh kernel leaves out: they killed, stalled or outran the last one
     while result.kernel_starts < MAX_KERNEL_STARTS:
         result.kernel_starts += 1
         result.errors.clear()
@@ -247,7 +247,7 @@ async def _run(cells: list[tuple[str, str]], sandbox: Sandbox, env: dict[str, st
         client = GradingClient(nb, km=km, timeout=int(cell_timeout), allow_errors=True, kernel_name="python3",
                                resources={"metadata": {"path": str(sandbox.workdir)}}, startup_timeout=120,
                                output_cap=sandbox.limits.output_bytes, iopub_timeout=10)
-        failed_at: int | None = None
+        failed_at: int | None = 0  # 0: the kernel's start; None: the recording
         result.notebook = nb
         with open(log_file, "ab") as log:
             try:
@@ -261,7 +261,9 @@ async def _run(cells: list[tuple[str, str]], sandbox: Sandbox, env: dict[str, st
                         await client.run_cell(nb.cells[i], i)
                         _note_error(result, nb.cells[i], i, question)
                         if client.timed_out == i:
-                            result.problems.append(CellProblem(i, question, f"timed out after {cell_timeout:g} s"))
+                            if not any(p.index == i for p in result.problems):
+                                result.problems.append(CellProblem(i, question, f"timed out after {cell_timeout:g} s"))
+                            skip.add(i)
                             if not await _responsive(client, 10):
                                 raise KernelStuck()
                     failed_at = None
@@ -285,14 +287,18 @@ async def _run(cells: list[tuple[str, str]], sandbox: Sandbox, env: dict[str, st
                 if failed_at is None:
                     result.record_error = f"the kernel died while the hidden tests ran ({type(exc).__name__})"
                     return
+                if failed_at == 0:
+                    result.record_error = f"the kernel could not start ({type(exc).__name__}: {str(exc)[:200]})"
+                    return
                 question = cells[failed_at - 1][1]
                 what = "ignored the interrupt and was stopped" if isinstance(exc, KernelStuck) else \
                     f"{km.tripped} and was stopped" if km.tripped else "stopped the kernel (it exited or crashed)"
-                if not any(p.index == failed_at for p in result.problems):
+                earlier = next((p for p in result.problems if p.index == failed_at), None)
+                if earlier is None:
                     result.problems.append(CellProblem(failed_at, question, what))
                 else:
-                    result.problems[-1].what += f", and {what}"
-                skip[failed_at] = what
+                    earlier.what += f", and {what}"
+                skip.add(failed_at)
             finally:
                 result.output_dropped = max(result.output_dropped, client.dropped)
                 await _stop(km)
