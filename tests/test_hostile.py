@@ -65,7 +65,7 @@ EXPECTED: dict[str, tuple[float | None, tuple[str, ...]]] = {
     "patch_allclose": (FULL - 4, ("tampering suspected", "numpy.testing.assert_allclose")),
     "patch_course_checks": (FULL - 4, ("tampering suspected", "course_checks")),
     "patch_otter": (FULL - 4, ("tampering suspected", "otter")),
-    "overwrite_grader": (FULL - 4, ("Completed",)),
+    "overwrite_grader": (FULL - 4, ("tampering suspected", "rebinds grader", "results file")),
     "patch_builtins": (FULL - 4, ("tampering suspected", "builtins.isinstance")),
     "zip_extra_files": (FULL, ("Completed",)),
     "zip_traversal": (0, ("invalid submission", "unsafe paths")),
@@ -152,7 +152,7 @@ def test_tampering_never_raises_a_score_and_is_flagged(catalogue):
         assert r.total == untampered.total, f"{name} scored {r.total}, the same bug untampered {untampered.total}"
         passed = {t.test_case.name for t in r.results["q1"].test_case_results if t.passed}
         assert not passed & set(value_tests), f"{name} passed q1 value tests {passed & set(value_tests)}"
-    for name in ("patch_allclose", "patch_course_checks", "patch_otter", "patch_builtins"):
+    for name in ("patch_allclose", "patch_course_checks", "patch_otter", "patch_builtins", "overwrite_grader"):
         assert "tampering suspected" in by_case[name].status
 
 
@@ -182,6 +182,20 @@ def test_grading_the_same_batch_three_times_gives_identical_csvs(a1, catalogue, 
     rows = {line.split(",")[0]: line for line in first.splitlines()}
     for line in csvs[0].decode().splitlines():  # and the same rows as inside the big batch
         assert rows[line.split(",")[0]] == line
+
+
+def test_without_bubblewrap_grading_warns_and_the_status_says_unsandboxed(a1, catalogue, tmp_path):
+    paths = catalogue[0]
+    out = tmp_path / "out"
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # no bwrap on the PATH
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", "-a", a1.id, "--out", str(out),
+                           str(paths["solution"])], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "WARNING" in done.stderr and "UNSANDBOXED" in done.stderr
+    with open(out / "final_grades.csv", newline="") as f:
+        row = {r["file"]: r for r in csv.DictReader(f)}["solution.ipynb"]
+    assert row["grading_status"] == "Completed (unsandboxed)" and float(row["total_points_earned"]) == FULL
 
 
 def test_a_killed_batch_resumes_without_regrading(a1, catalogue, tmp_path):

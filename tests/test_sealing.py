@@ -110,14 +110,17 @@ def test_a_log_from_a_run_that_stopped_early_cannot_pass(tmp_path):
     ("import builtins\nbuiltins.isinstance = lambda *a: True", "builtins.isinstance"),
     ("import course_checks as cc\ncc.check_against_solution = print", "course_checks.check_against_solution"),
     ("import sys\nsys.modules['torch'] = None", "sys.modules"),
+    ("grader = None", "rebinds grader"),
+    ("open('/autograder/results/results.json', 'w').write('{}')", "results file"),
 ])
 def test_the_scan_finds_rebinding_of_watched_modules(source, found):
     assert any(found in line for line in tamper.scan_source(source)), tamper.scan_source(source)
 
 
 def test_the_scan_leaves_ordinary_code_alone():
-    ordinary = ("import torch\nmodel = torch.nn.Linear(2, 2)\nmodel.weight.data = torch.zeros(2, 2)\n"
-                "torch.manual_seed(0)\nx = torch.ones(3)\nx.requires_grad = True\nmodel.fc = None")
+    ordinary = ("import torch\nimport otter\ngrader = otter.Notebook('hw.ipynb')\nmodel = torch.nn.Linear(2, 2)\n"
+                "model.weight.data = torch.zeros(2, 2)\ntorch.manual_seed(0)\nx = torch.ones(3)\n"
+                "x.requires_grad = True\nmodel.fc = None\nresults = {'loss': 1.0}")
     assert tamper.scan_source(ordinary) == []
 
 

@@ -3,7 +3,8 @@
 Two independent signals, both reported in the submission's status:
 
 * a static scan of the notebook's code for assignments, ``setattr`` or ``del`` on attributes of
-  watched modules (``numpy``, ``torch``, ``otter``, ``course_checks``, ``builtins``, ``sys``);
+  watched modules (``numpy``, ``torch``, ``otter``, ``course_checks``, ``builtins``, ``sys``), for
+  rebinding ``grader`` to anything but an ``otter.Notebook``, and for naming Otter's results files;
 * fingerprints of watched functions taken inside the kernel after the notebook ran, compared with
   the same fingerprints taken here, where no student code has run.
 
@@ -18,6 +19,7 @@ import ast
 import nbformat
 
 WATCHED_PACKAGES = {"numpy", "torch", "otter", "course_checks", "builtins", "sys", "scipy", "sklearn"}
+RESULT_FILES = ("results.json", "results.pkl", "/autograder/results")  # where Otter and Gradescope keep scores
 
 
 def _aliases(tree: ast.AST) -> dict[str, str]:
@@ -53,6 +55,13 @@ def scan_source(source: str) -> list[str]:
     aliases = _aliases(tree)
     found = []
     for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and any(f in node.value for f in RESULT_FILES):
+            found.append(f"line {node.lineno} names Otter's results file {node.value[:60]!r}")
+            continue
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "grader" for t in node.targets):
+            func = node.value.func if isinstance(node.value, ast.Call) else None
+            if not (isinstance(func, (ast.Attribute, ast.Name)) and getattr(func, "attr", getattr(func, "id", "")) == "Notebook"):
+                found.append(f"line {node.lineno} rebinds grader, Otter's Notebook object")
         targets: list[ast.AST] = []
         if isinstance(node, ast.Assign):
             targets = node.targets
