@@ -277,9 +277,9 @@ def grade(
     if outcomes and not quiet:
         print(f"{a.id}: {len(outcomes)} result(s) kept from an earlier run, {len(todo)} to grade", flush=True)
     env = _data_env()
-    slots: queue.SimpleQueue[int] = queue.SimpleQueue()
+    slots: queue.SimpleQueue[int] = queue.SimpleQueue()  # one sandbox uid per worker, and per grader run
     for k in range(workers):
-        slots.put(k)
+        slots.put((os.getpid() % 4096) * 64 + k % 64)
 
     def work(p: Path, n: str, scratch: Path) -> Outcome:
         slot = slots.get()

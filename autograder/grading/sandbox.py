@@ -4,7 +4,8 @@ Limits come from rlimits set just before ``bwrap`` starts, and are inherited by 
 ``RLIMIT_DATA`` caps each process's memory, ``RLIMIT_FSIZE`` each file it writes, and
 ``RLIMIT_NPROC`` the processes and threads of the sandbox's own user id (a fork bomb stops there).
 The last one only binds a non-root user, so when the grader runs as root, bwrap (as root) switches
-the kernel to an unprivileged uid of its own (``UID_BASE`` + worker slot) with ``setpriv``. Where bwrap is missing or unusable, ``Sandbox.available``
+the kernel to an unprivileged uid of its own (``UID_BASE`` + slot) with ``setpriv``; two grader
+runs on one machine get different uids, so their process counts stay apart. Where bwrap is missing or unusable, ``Sandbox.available``
 is False and the grader runs the kernel directly, with the same rlimits, and says so.
 """
 
@@ -19,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-UID_BASE = 61000  # sandbox user ids: UID_BASE + worker slot
+UID_BASE = 100000  # sandbox user ids: UID_BASE + slot (the batch derives slots from its pid and worker)
 DEFAULT_MEMORY_GB = 4.0
 
 
