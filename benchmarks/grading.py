@@ -5,7 +5,8 @@
 Grades the same mix of submissions (solutions, blanks and buggy demos of every built assignment,
 cycled to --count) both ways in one run and prints: the ratio of wall times, the wall time per
 assignment, the peak RSS per submission, and the per-submission overhead of the project's grader
-over a bare `otter run` of the same notebook (median of --repeat runs each). Prints figures only;
+(sandboxed, sealed checking) over a bare `otter run` of the same notebook, and of bubblewrap
+alone (median of --repeat runs each). Prints figures only;
 it asserts nothing.
 """
 
@@ -86,6 +87,9 @@ def main() -> None:
         bare = [otter_run(a, probe, tmp / "bare" / str(i)) for i in range(args.repeat)]
         mine = [batch.grade_one(a, probe, probe.name, tmp / "single" / str(i), 600, 2).seconds
                 for i in range(args.repeat)]
+        open_options = batch.Options(sandbox=False)
+        unsandboxed = [batch.grade_one(a, probe, probe.name, tmp / "open" / str(i), 600, 2,
+                                       options=open_options).seconds for i in range(args.repeat)]
 
     print(f"submissions: {n} ({', '.join(f'{k}: {len(v)}' for k, v in subs.items())})")
     print(f"project grader, --workers {args.workers}: {ours:7.1f} s")
@@ -98,8 +102,10 @@ def main() -> None:
     for label, r in sorted(rss, key=lambda x: -x[1])[:3]:
         print(f"  {label}: {r:.0f} MB")
     b, m = statistics.median(bare), statistics.median(mine)
+    u = statistics.median(unsandboxed)
     print(f"one submission ({probe.name}): bare otter run {b:.2f} s, project grader {m:.2f} s, "
           f"overhead {100 * (m / b - 1):+.1f}%   (target <= 10%)")
+    print(f"  the same without bubblewrap (--no-sandbox): {u:.2f} s; the sandbox costs {m - u:+.2f} s")
 
 
 if __name__ == "__main__":
