@@ -77,6 +77,7 @@ class Execution:
     record_error: str = ""  # why the hidden tests could not be recorded ("" if they were)
     seconds: float = 0.0
     notebook: nbformat.NotebookNode | None = None  # the last run, with its (capped) outputs
+    peak_rss_mb: float = 0.0  # the sandboxed kernel's largest total RSS, sampled every 0.2 s
 
 
 def code_cells(nb: nbformat.NotebookNode, seed: int | None, seed_variable: str | None) -> list[tuple[str, str]]:
@@ -122,6 +123,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         return out
 
     tripped: str = ""  # why the watchdog stopped the sandbox, if it did
+    peak_rss: int = 0  # the largest total RSS of the sandbox the watchdog saw, in bytes
 
     def process_tree(self) -> list[psutil.Process]:
         """The launched process (bwrap or the kernel) and everything under it."""
@@ -207,6 +209,7 @@ class GradingClient(NotebookClient):
                     rss += p.memory_info().rss
                 except psutil.Error:
                     pass
+            self.km.peak_rss = max(self.km.peak_rss, rss)
             if len(tree) > limits.tree_processes or rss > limits.memory_bytes:
                 self.km.tripped = (f"went over the sandbox's limits of {limits.tree_processes} processes or "
                                    f"{limits.memory_bytes / 2**30:g} GB of memory in total")
@@ -301,6 +304,7 @@ async def _run(cells: list[tuple[str, str]], sandbox: Sandbox, env: dict[str, st
                 skip.add(failed_at)
             finally:
                 result.output_dropped = max(result.output_dropped, client.dropped)
+                result.peak_rss_mb = max(result.peak_rss_mb, km.peak_rss / 2**20)
                 await _stop(km)
     result.record_error = f"the kernel was restarted {MAX_KERNEL_STARTS} times and still failed"
 

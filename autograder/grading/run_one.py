@@ -155,9 +155,9 @@ def run(args: argparse.Namespace) -> None:
         "cell_errors": run_info.errors, "tampering": tampering, "verdicts": sources,
         "kernel_starts": run_info.kernel_starts, "seconds": time.monotonic() - start,
     }, indent=1))
-    usage = {  # ru_maxrss is in KiB on Linux; children = the (waited-for) kernels
+    usage = {  # ru_maxrss is in KiB on Linux; the kernel's figure comes from the watchdog's samples
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "kernel_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "kernel_peak_rss_mb": run_info.peak_rss_mb,
     }
     (out / "usage.json").write_text(json.dumps(usage))
     if not args.keep:
