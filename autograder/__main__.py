@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from . import REPO_ROOT, assignments
-from .grading import container
+from .grading import batch, container, sandbox
 
 
 def _selected(ids: list[str]) -> list[assignments.Assignment]:
@@ -66,7 +66,7 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
 
 def cmd_grade(args) -> int:
     from . import demos
-    from .grading import batch, submissions
+    from .grading import submissions
 
     if args.submissions and not args.assignment:
         sys.exit("grade: --assignment ID is required when submissions are given")
@@ -151,9 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="output folder (default: graded/<id>)")
     p.add_argument("--workers", type=int, default=None, help="parallel submissions (default: core count)")
     p.add_argument("--timeout", type=float, default=600.0, help="wall-clock limit per submission in seconds")
-    p.add_argument("--cell-timeout", type=float, default=300.0,
+    p.add_argument("--cell-timeout", type=float, default=batch.DEFAULT_CELL_TIMEOUT,
                    help="limit per notebook cell in seconds; a cell past it is interrupted and grading goes on")
-    p.add_argument("--memory-gb", type=float, default=4.0, help="memory limit of each sandboxed kernel")
+    p.add_argument("--memory-gb", type=float, default=sandbox.DEFAULT_MEMORY_GB,
+                   help="memory limit of each sandboxed kernel")
     p.add_argument("--no-sandbox", action="store_true", help="run kernels without bubblewrap (status says so)")
     p.add_argument("--no-resume", action="store_true", help="regrade submissions already graded into --out")
     container.add_arguments(p)

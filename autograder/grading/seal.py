@@ -24,7 +24,6 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-MODULE_NAME = "course_seal"  # how course_checks finds this module in either process
 MAX_STRING = 20_000
 MAX_DEPTH = 12
 
@@ -344,12 +343,6 @@ class Recorder:
             event["states"] = [capture_state(a) for a in everything]
             session.events.append(event)
         return value
-
-
-def _kernel_functions(namespace: dict) -> dict[str, Any]:
-    """The student's own functions in the kernel's namespace."""
-    return {n: v for n, v in namespace.items()
-            if isinstance(v, types.FunctionType) and v.__module__ == "__main__" and not n.startswith("_")}
 
 
 def _global_loads(code: types.CodeType) -> list[str]:
