@@ -91,7 +91,7 @@ class Harness:
         try:
             with contextlib.chdir(files):
                 checks = __import__("course_checks")
-                checks.OBSERVED_RATIOS = [] if record_ratios else None
+                checks.AUDIT.ratios = [] if record_ratios else None
                 torch.use_deterministic_algorithms(True)
                 namespace: dict = {"__name__": "__main__"}
                 exec(compile(code, filename, "exec"), namespace)
@@ -101,8 +101,8 @@ class Harness:
                     tf.run(namespace)
                     failures = "\n".join(r.message for r in tf.test_case_results if not r.passed)
                     scores[tf.name] = (tf.score, tf.possible, failures)
-                ratios = list(checks.OBSERVED_RATIOS or [])
-                checks.OBSERVED_RATIOS = None
+                ratios = list(checks.AUDIT.ratios or [])
+                checks.AUDIT.ratios = None
                 return scores, ratios
         finally:
             torch.use_deterministic_algorithms(deterministic)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from autograder import checks, notebooks
+from autograder import course_checks, notebooks, ship
 from autograder.assignments import Assignment
 
 
@@ -44,14 +44,14 @@ def solution_lines(a: Assignment) -> set[str]:
             # Otter strips only marked lines, even inside a raw solution block
             solution = marked or line.rstrip().endswith("# SOLUTION")
             (inside if solution and cell.cell_type == "code" else outside).append(line.strip())
-    shared = set(outside) | {line.strip() for line in Path(checks.__file__).read_text().splitlines()}
+    shared = set(outside) | {line.strip() for line in ship.checks_source().splitlines()}
     return {line for line in inside if len(line) > 25 and not line.startswith("#") and line not in shared}
 
 
 def expected_value_strings(a: Assignment) -> set[str]:
     """Recorded expected values with enough digits to be recognisable (e.g. '0.2763957')."""
     with zipfile.ZipFile(a.autograder_zip) as zf:
-        with zf.open(f"files/{checks.EXPECTED_FILE}") as f:
+        with zf.open(f"files/{course_checks.EXPECTED_FILE}") as f:
             table = torch.load(f, weights_only=True)
     strings = set()
 

@@ -11,7 +11,7 @@ import zipfile
 import nbformat
 import pytest
 
-from autograder import REPO_ROOT, checks, notebooks
+from autograder import REPO_ROOT, course_checks, notebooks, ship
 from autograder.assignments import Assignment, all_assignments
 from autograder.build import BuildError, build
 
@@ -43,14 +43,14 @@ def test_student_folder_hides_solutions_and_hidden_tests(built):
     assert otter_tests, "public tests live in the student notebook's metadata"
     assert all("hidden=True" not in src for src in otter_tests.values()), "hidden tests leaked to students"
     assert "# BEGIN SOLUTION" not in json.dumps(student.cells)
-    assert not (built.student_dir / checks.EXPECTED_FILE).exists(), "expected values leaked to students"
-    assert (built.student_dir / "course_checks.py").read_bytes() == open(checks.__file__, "rb").read()
+    assert not (built.student_dir / course_checks.EXPECTED_FILE).exists(), "expected values leaked to students"
+    assert (built.student_dir / "course_checks.py").read_text() == ship.checks_source()
 
 
 def test_autograder_zip_carries_hidden_tests_and_expected_values(built):
     with zipfile.ZipFile(built.autograder_zip) as zf:
         names = set(zf.namelist())
-        assert f"files/{checks.EXPECTED_FILE}" in names and "files/course_checks.py" in names
+        assert f"files/{course_checks.EXPECTED_FILE}" in names and "files/course_checks.py" in names
         tests = [n for n in names if n.startswith("tests/")]
         assert tests and any("hidden=True" in zf.read(n).decode() for n in tests)
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder import checks as cc
+from autograder import course_checks as cc
+from autograder.build import save_expected
 
 
 def fails_with(fn, *fragments):
@@ -151,14 +152,14 @@ class TestRecordedCases:
     def test_round_trip_and_failure_names_the_case(self, tmp_path):
         cases = {"my_softmax": [("square", (torch.randn(3, 3),)), ("row", (torch.randn(1, 4),))]}
         path = tmp_path / "expected.pt"
-        assert cc.record_expected({"my_softmax": my_softmax}, cases, path) == 2
+        assert save_expected({"my_softmax": my_softmax}, cases, path) == 2
         assert cc.check_against_solution(my_softmax, "my_softmax", path=path) == 2
         wrong_axis = lambda z: torch.softmax(z, dim=0)  # noqa: E731
         fails_with(lambda: cc.check_against_solution(wrong_axis, "my_softmax", path=path), "case 'square'")
 
     def test_exception_in_student_code_becomes_a_sentence(self, tmp_path):
         path = tmp_path / "expected.pt"
-        cc.record_expected({"f": my_softmax}, {"f": [("c", (torch.randn(2, 2),))]}, path)
+        save_expected({"f": my_softmax}, {"f": [("c", (torch.randn(2, 2),))]}, path)
 
         def broken(z):
             raise ValueError("boom")

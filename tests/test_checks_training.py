@@ -9,7 +9,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from autograder import checks as cc
+from autograder import course_checks as cc
+from autograder.build import save_expected
 
 
 def train_one_epoch(model, loader, loss_fn, optimizer, device, *, zero_grad=True, train=True, per_sample=True):
@@ -73,7 +74,7 @@ def expected(tmp_path_factory):
         "record_train_one_epoch": lambda *case: cc.probe_train_one_epoch(train_one_epoch, *case),
         "record_evaluate": lambda *case: cc.probe_evaluate(evaluate, *case),
     }
-    cc.record_expected(namespace, {"record_train_one_epoch": TRAIN_CASES, "record_evaluate": EVAL_CASES}, path)
+    save_expected(namespace, {"record_train_one_epoch": TRAIN_CASES, "record_evaluate": EVAL_CASES}, path)
     return path
 
 

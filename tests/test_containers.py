@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 
-from autograder import REPO_ROOT, checks
+from autograder import REPO_ROOT, course_checks, ship
 from autograder.grading import batch, container
 
 DOCKERFILES = {"cpu": REPO_ROOT / "autograder/containers/Dockerfile.cpu",
@@ -266,14 +266,14 @@ def test_batch_grades_through_the_docker_runner_like_the_local_path(a1, tmp_path
 def test_grading_device_prefers_cuda_and_obeys_the_override(monkeypatch):
     monkeypatch.delenv("GRADING_DEVICE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert checks.grading_device() == torch.device("cuda")
+    assert course_checks.grading_device() == torch.device("cuda")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert checks.grading_device() == torch.device("cpu")
+    assert course_checks.grading_device() == torch.device("cpu")
     monkeypatch.setenv("GRADING_DEVICE", "cuda:1")
-    assert checks.grading_device() == torch.device("cuda:1")
+    assert course_checks.grading_device() == torch.device("cuda:1")
     monkeypatch.setenv("GRADING_DEVICE", "cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert checks.grading_device() == torch.device("cpu")
+    assert course_checks.grading_device() == torch.device("cpu")
 
 
 def test_nothing_in_the_grader_forces_cpu():
@@ -284,4 +284,4 @@ def test_nothing_in_the_grader_forces_cpu():
     found = [f"{p.relative_to(REPO_ROOT)}: {m.group(0)}" for p in sources for m in forcing.finditer(p.read_text())]
     assert not found, found
     for a in REPO_ROOT.glob("assignments/*/course_checks.py"):
-        assert a.read_text() == (REPO_ROOT / "autograder/checks.py").read_text(), f"{a} is stale"
+        assert a.read_text() == ship.checks_source(), f"{a} is stale"

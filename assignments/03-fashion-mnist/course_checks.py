@@ -1,9 +1,24 @@
+# Generated from autograder/course_checks/ by `python -m autograder build`; do not edit.
+# Edit the source and rebuild: `build --check` fails when this copy differs from it.
+
 """Assertions shared by public and hidden tests, with feedback students can act on.
 
-This file is copied next to every student notebook as ``course_checks.py`` and into each
-Gradescope autograder, so it depends only on numpy and torch.  Every check follows the same
-order as PrairieLearn's ``code_feedback``: None, then type, then shape and dtype, then
-non-finite values, then the values themselves, and each failure is one readable sentence.
+Every check follows the order of PrairieLearn's ``code_feedback``: None, then type, then shape and
+dtype, then non-finite values, then the values themselves; each failure is one sentence that says
+what was expected and what was found. One module per job:
+
+========== ==========================================================================
+sealing    the contract with the sealed grader (``autograder/grading/seal.py``)
+compare    tolerances and comparisons of tensors, numbers, sequences and structures
+source     checks that read a function's code: banned library calls, global data
+solution   checks against the solution's recorded values (``expected.pt``)
+behaviour  state kept between calls, arguments changed, input gradients
+training   devices, loaders, classifiers, loss modules, training runs, test accuracy
+probes     tiny models that observe training and evaluation functions (assignment 03)
+========== ==========================================================================
+
+Tests import it as ``course_checks``: students and the Gradescope autograder get one generated
+file of that name (``autograder/ship.py`` writes it), which needs only numpy and torch.
 """
 
 from __future__ import annotations
@@ -11,18 +26,69 @@ from __future__ import annotations
 import ast
 import inspect
 import os
-import sys
 import textwrap
 import types
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
-
 import numpy as np
 import torch
 
-EXPECTED_FILE = "expected.pt"
-DEVICE_ENV_VAR = "GRADING_DEVICE"
 
+# ==============================================================================
+# sealing.py: The contract between these checks and the sealed grader (``autograder/grading/seal.py``).
+# ==============================================================================
+#: The real function behind a recording wrapper.
+TARGET = "__seal_target__"
+#: True on a replay stand-in for a student function.
+FUNCTION = "__seal_function__"
+#: The student function's source, as the kernel logged it.
+SOURCE = "__seal_source__"
+#: The global names the student function reads, as the kernel logged them.
+GLOBAL_LOADS = "__seal_global_loads__"
+#: ``wrapper.__seal_rewrap__(fn)``: ``fn`` wrapped the way ``wrapper`` wraps its target.
+REWRAP = "__seal_rewrap__"
+ATTRIBUTES = (TARGET, FUNCTION, SOURCE, GLOBAL_LOADS, REWRAP)
+
+
+class _Seal:
+    """Where the grader puts the running test's session (None outside the grader)."""
+
+    session: Any = None
+
+
+SEAL = _Seal()
+
+UNKNOWN = type("Unknown", (), {"__repr__": lambda self: "<unknown while recording>",
+                               "__getitem__": lambda self, key: self})()
+
+
+def _session() -> Any:
+    return SEAL.session
+
+
+def _recording() -> bool:
+    session = _session()
+    return session is not None and session.mode == "record"
+
+
+def _observation(name: str, compute: Callable[[], Any]) -> Any:
+    """Compute a data observation in the student's kernel; replay hands back the logged one."""
+    session = _session()
+    return compute() if session is None else session.observe(name, compute)
+
+
+def _target(fn: Any) -> Any:
+    """The student's function behind a recording wrapper (itself otherwise)."""
+    return getattr(fn, TARGET, fn)
+
+
+def _is_student_function(obj: Any) -> bool:
+    return isinstance(obj, types.FunctionType) or getattr(obj, FUNCTION, False) is True
+
+
+# ==============================================================================
+# compare.py: Comparisons: None, then type, then shape and dtype, then non-finite values, then the values.
+# ==============================================================================
 #: (rtol, atol) per dtype, used by ``numpy.testing.assert_allclose``. Why these values:
 TOLERANCES = {
     # half precision has ~3 significant digits; only used when a GPU path returns fp16
@@ -37,28 +103,23 @@ TOLERANCES = {
     torch.float64: (1e-7, 1e-10),
 }
 
+class ToleranceAudit:
+    """When ``ratios`` is a list, passing comparisons append their largest |error| / tolerance to it."""
 
-#: When a list, passing comparisons append their largest |error| / tolerance here (tolerance audit).
-OBSERVED_RATIOS: list[float] | None = None
+    ratios: list[float] | None = None
 
+
+#: The tolerance audit of the strength suite (``strength.py`` switches it on while variants run).
+AUDIT = ToleranceAudit()
 
 def _observe(found: np.ndarray, wanted: np.ndarray, rtol: float, atol: float) -> None:
-    if OBSERVED_RATIOS is None or not np.issubdtype(np.asarray(wanted).dtype, np.floating):
+    if AUDIT.ratios is None or not np.issubdtype(np.asarray(wanted).dtype, np.floating):
         return
     found, wanted = np.asarray(found, dtype=np.float64), np.asarray(wanted, dtype=np.float64)
     allowed = atol + rtol * np.abs(wanted)
     finite = np.isfinite(wanted) & (allowed > 0)
     if finite.any():
-        OBSERVED_RATIOS.append(float(np.max(np.abs(found - wanted)[finite] / allowed[finite])))
-
-
-def grading_device() -> torch.device:
-    """Where grading computes: ``$GRADING_DEVICE`` if set (e.g. ``cpu``, ``cuda:1``), else CUDA when present, else CPU."""
-    wanted = os.environ.get(DEVICE_ENV_VAR, "").strip()
-    if wanted:
-        return torch.device(wanted)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
+        AUDIT.ratios.append(float(np.max(np.abs(found - wanted)[finite] / allowed[finite])))
 
 class CheckFailure(AssertionError):
     """An assertion whose message is written for the student."""
@@ -211,125 +272,119 @@ def assert_probability_rows(p: torch.Tensor, *, name: str) -> None:
             "Normalise along the class axis (dim=1) and keep the dimension (keepdim=True)."
         )
 
-
-# --------------------------------------------------------------------------- banned calls
-# --------------------------------------------------------------------------- sealed grading
-# The grader runs the hidden tests twice (see autograder/grading/seal.py): once in the student's
-# sandboxed kernel, where calls to student functions are logged as data and expected values are
-# unknown, then in a pristine process that replays the log against the expected values.
-# Tests should read expected values only after calling the student's code: while recording, the
-# expected values are ``UNKNOWN`` and a comparison with them ends the test early.
-UNKNOWN = type("Unknown", (), {"__repr__": lambda self: "<unknown while recording>",
-                               "__getitem__": lambda self, key: self})()
-
-
-def _session() -> Any:
-    seal = sys.modules.get("course_seal")
-    return seal.active() if seal is not None else None
+# --------------------------------------------------------------------------- training loops and side effects
+def as_float_list(values: Any, *, name: str) -> list[float]:
+    """Accept a list or tuple of numbers / one-element tensors, or a 1-D tensor or array."""
+    if values is None:
+        raise CheckFailure(f"{name} is None, but a list of numbers was expected. Did you forget a `return`?")
+    if isinstance(values, (torch.Tensor, np.ndarray)):
+        if values.ndim != 1:
+            raise CheckFailure(f"{name} should be a list of numbers, but it is {describe(values)}.")
+        values = list(values)
+    if not isinstance(values, (list, tuple)):
+        raise CheckFailure(f"{name} should be a list of numbers, but it is {describe(values)}.")
+    return [as_float(v, name=f"entry {i} of {name}") for i, v in enumerate(values)]
 
 
-def _recording() -> bool:
-    session = _session()
-    return session is not None and session.mode == "record"
+def assert_sequence_close(
+    actual: Any, expected: Iterable[float], *, name: str, rtol: float = 1e-6, atol: float = 1e-8,
+    hint: str = "",
+) -> None:
+    """Compare a list of numbers with ``expected``: length first, then every value."""
+    found = as_float_list(actual, name=name)
+    wanted = [float(v) for v in expected]
+    if len(found) != len(wanted):
+        raise CheckFailure(
+            f"{name} has {len(found)} entries, but {len(wanted)} were expected. {hint}".rstrip()
+        )
+    a, e = np.asarray(found, dtype=np.float64), np.asarray(wanted, dtype=np.float64)
+    if a.size == 0:
+        return
+    bad_nonfinite = ~np.isfinite(a) & np.isfinite(e)
+    if bad_nonfinite.any():
+        k = int(np.argmax(bad_nonfinite))
+        raise CheckFailure(
+            f"{name} contains non-finite values; the first is entry {k}: expected {e[k]:.6g}, found {a[k]}."
+        )
+    diff = np.abs(a - e)
+    bad = diff > atol + rtol * np.abs(e)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise CheckFailure(
+            f"{name} has {int(bad.sum())} of {a.size} entries off by more than the tolerance "
+            f"(rtol={rtol:g}, atol={atol:g}); the first is entry {k}: expected {e[k]:.8g}, found {a[k]:.8g} "
+            f"(largest difference {diff.max():.3g}). {hint}".rstrip()
+        )
+
+def tolerances_for(dtype: torch.dtype | None) -> tuple[float, float]:
+    """(rtol, atol) for values computed in ``dtype``; float64 when unknown."""
+    return TOLERANCES.get(dtype, TOLERANCES[torch.float64])
+
+# --------------------------------------------------------------------------- structures, losses, training
+def _normalise_leaf(value: Any) -> Any:
+    """Lists become tuples and classes become their names, so that equivalent answers compare equal."""
+    if isinstance(value, list):
+        return tuple(_normalise_leaf(v) for v in value)
+    if isinstance(value, tuple):
+        return tuple(_normalise_leaf(v) for v in value)
+    if isinstance(value, type):
+        return value.__name__
+    return value
 
 
-def _observation(name: str, compute: Callable[[], Any]) -> Any:
-    """Compute a data observation in the student's kernel; replay hands back the logged one."""
-    session = _session()
-    return compute() if session is None else session.observe(name, compute)
+def assert_same_structure(actual: Any, expected: Any, *, name: str) -> None:
+    """Compare nested dicts, tuples, strings, dtypes, numbers and tensors with the expected value.
 
-
-def _target(fn: Any) -> Any:
-    """The student's function behind a recording wrapper (itself otherwise)."""
-    return getattr(fn, "__seal_target__", fn)
-
-
-def _is_student_function(obj: Any) -> bool:
-    return isinstance(obj, types.FunctionType) or getattr(obj, "__seal_function__", False) is True
-
-
-def _source_tree(fn: Callable) -> ast.AST | None:
-    source = getattr(fn, "__seal_source__", None)
-    try:
-        return ast.parse(textwrap.dedent(source or inspect.getsource(_target(fn))))
-    except (OSError, TypeError, SyntaxError):
-        return None
-
-
-def _call_name(node: ast.Call) -> tuple[str, bool]:
-    """Return (last name, is_attribute) of a call's callee: ``F.softmax`` -> ('softmax', True)."""
-    func = node.func
-    if isinstance(func, ast.Attribute):
-        return func.attr, True
-    if isinstance(func, ast.Name):
-        return func.id, False
-    return "", False
-
-
-def _is_library_object(obj: Any) -> bool:
-    module = getattr(obj, "__module__", None) or getattr(type(obj), "__module__", "") or ""
-    return module.split(".")[0] in {"torch", "numpy", "scipy"}
-
-
-def find_banned_calls(
-    fn: Callable, banned: Iterable[str], skip: Iterable[str] = (), _seen: set | None = None
-) -> list[str]:
-    """Return the banned calls ``fn`` makes, following helper functions defined by the student.
-
-    A call counts when its name is in ``banned`` and it reaches a library object: ``torch.softmax``,
-    ``F.softmax``, ``x.softmax(1)``, ``nn.Softmax(1)`` or a name imported from torch. Calls to the
-    student's own functions (e.g. their ``softmax`` inside ``log_softmax``) are followed instead,
-    except those named in ``skip`` (functions graded by their own question).
+    Strings compare without regard to case or surrounding spaces; lists and tuples are the same;
+    a class compares equal to its name; tensors and numbers use the usual tolerances.
     """
-    banned, skip = set(banned), set(skip)
-    fn = _target(fn)
-    seen = _seen if _seen is not None else set()
-    if fn in seen:
-        return []
-    seen.add(fn)
-    found: list[str] = []
-    env = getattr(fn, "__globals__", {})
-    tree = _source_tree(fn)
-    if tree is None:  # no source: fall back to the names the bytecode touches
-        names = set(getattr(getattr(fn, "__code__", None), "co_names", ()))
-        return sorted(f"{n}(...)" for n in names & banned)
-    local = _nested_helper_names(tree)  # helpers defined inside fn: their bodies are walked here too
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        name, is_attr = _call_name(node)
-        if not is_attr and name in local:
-            continue
-        target = env.get(name) if not is_attr else None
-        if _is_student_function(target) and not _is_library_object(target):
-            if name not in skip:
-                found += find_banned_calls(target, banned, skip, seen)
-        elif name in banned and (is_attr or target is None or _is_library_object(target)):
-            found.append(f"{ast.unparse(node.func)}(...) on line {node.lineno}")
-    return found
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            raise CheckFailure(f"{name} should be a dict, but it is {describe(actual)}.")
+        missing = [k for k in expected if k not in actual]
+        if missing:
+            raise CheckFailure(
+                f"{name} should have the keys {sorted(expected)}, but {sorted(map(str, missing))} "
+                f"{'is' if len(missing) == 1 else 'are'} missing (found {sorted(map(str, actual))})."
+            )
+        for key in expected:
+            assert_same_structure(actual[key], expected[key], name=f"{name}[{key!r}]")
+        return
+    if isinstance(expected, torch.Tensor):
+        assert_tensor_close(actual, expected, name=name)
+        return
+    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
+        assert_scalar_close(actual, float(expected), name=name)
+        return
+    found, wanted = _normalise_leaf(actual), _normalise_leaf(expected)
+    if isinstance(wanted, str) and isinstance(found, str):
+        if found.strip().lower() == wanted.strip().lower():
+            return
+    elif isinstance(wanted, tuple) and isinstance(found, tuple) and len(found) == len(wanted):
+        if all(assert_equal_leaf(f, w) for f, w in zip(found, wanted)):
+            return
+    elif found == wanted:
+        return
+    raise CheckFailure(f"{name} should be {wanted!r}, but it is {found!r}.")
+
+
+def assert_equal_leaf(found: Any, wanted: Any) -> bool:
+    """True when two normalised leaves are equal (strings without regard to case)."""
+    if isinstance(found, str) and isinstance(wanted, str):
+        return found.strip().lower() == wanted.strip().lower()
+    return found == wanted
+
+
+# ==============================================================================
+# solution.py: Checks against the solution: the recorded cases of ``cases.py`` and the solution's values.
+# ==============================================================================
+EXPECTED_FILE = "expected.pt"
 
 
 def graded_functions(path: str | Path = EXPECTED_FILE) -> set[str]:
     """Names of the functions with recorded cases, i.e. graded by questions of their own."""
     return set(torch.load(path, weights_only=True)) if Path(path).exists() else set()
 
-
-def assert_not_calling(fn: Callable, banned: Iterable[str], *, name: str | None = None) -> None:
-    """Fail when ``fn`` (or a helper it calls) uses one of the ``banned`` library functions.
-
-    Other graded functions it calls are not followed: their own questions check them.
-    """
-    name = name or getattr(fn, "__name__", "your function")
-    calls = find_banned_calls(fn, banned, skip=graded_functions() - {getattr(fn, "__name__", "")})
-    if calls:
-        raise CheckFailure(
-            f"{name} must be written with elementary tensor operations, but it calls "
-            f"{', '.join(calls)}. The library versions of {', '.join(sorted(set(banned)))} are not "
-            "allowed here."
-        )
-
-
-# --------------------------------------------------------------------------- solution fixtures
 def with_helpers(fn: Callable, **replacements: Callable) -> Callable:
     """Return ``fn`` with some of the global names it uses rebound, so that a bug in one
     question's helper does not cost points again in the question that calls it."""
@@ -342,7 +397,7 @@ def with_helpers(fn: Callable, **replacements: Callable) -> Callable:
     env = {**fn.__globals__, **used}
     clone = types.FunctionType(fn.__code__, env, fn.__name__, fn.__defaults__, fn.__closure__)
     clone.__kwdefaults__ = fn.__kwdefaults__
-    return wrapper.__seal_rewrap__(clone) if wrapper is not fn else clone
+    return getattr(wrapper, REWRAP)(clone) if wrapper is not fn else clone
 
 
 def _clone(value: Any) -> Any:
@@ -351,22 +406,6 @@ def _clone(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(_clone(v) for v in value)
     return value
-
-
-def record_expected(namespace: Mapping[str, Any], cases: Mapping[str, list], path: str | Path) -> int:
-    """Run the solution's functions on every case and save inputs and outputs to ``path``.
-
-    ``cases`` maps a function name to a list of ``(case name, args)``. Returns the case count.
-    """
-    table = {}
-    for fn_name, fn_cases in cases.items():
-        fn = namespace[fn_name]
-        table[fn_name] = [
-            {"name": case, "args": args, "expected": fn(*_clone(args))} for case, args in fn_cases
-        ]
-    torch.save(table, path)
-    return sum(len(v) for v in table.values())
-
 
 def load_expected(fn_name: str, path: str | Path = EXPECTED_FILE) -> list[dict]:
     """Load the recorded cases of one function (expected values are ``UNKNOWN`` while recording)."""
@@ -435,59 +474,6 @@ def check_against_solution(
         raise CheckFailure(f"No recorded cases of {fn_name} matched; the autograder is misconfigured.")
     return checked
 
-
-#: Library calls that assignment questions on softmax and cross-entropy may not use.
-BANNED_CLASSIFICATION_CALLS = frozenset(
-    {"softmax", "log_softmax", "logsumexp", "cross_entropy", "nll_loss", "one_hot",
-     "Softmax", "LogSoftmax", "CrossEntropyLoss", "NLLLoss"}
-)
-
-
-# --------------------------------------------------------------------------- training loops and side effects
-def as_float_list(values: Any, *, name: str) -> list[float]:
-    """Accept a list or tuple of numbers / one-element tensors, or a 1-D tensor or array."""
-    if values is None:
-        raise CheckFailure(f"{name} is None, but a list of numbers was expected. Did you forget a `return`?")
-    if isinstance(values, (torch.Tensor, np.ndarray)):
-        if values.ndim != 1:
-            raise CheckFailure(f"{name} should be a list of numbers, but it is {describe(values)}.")
-        values = list(values)
-    if not isinstance(values, (list, tuple)):
-        raise CheckFailure(f"{name} should be a list of numbers, but it is {describe(values)}.")
-    return [as_float(v, name=f"entry {i} of {name}") for i, v in enumerate(values)]
-
-
-def assert_sequence_close(
-    actual: Any, expected: Iterable[float], *, name: str, rtol: float = 1e-6, atol: float = 1e-8,
-    hint: str = "",
-) -> None:
-    """Compare a list of numbers with ``expected``: length first, then every value."""
-    found = as_float_list(actual, name=name)
-    wanted = [float(v) for v in expected]
-    if len(found) != len(wanted):
-        raise CheckFailure(
-            f"{name} has {len(found)} entries, but {len(wanted)} were expected. {hint}".rstrip()
-        )
-    a, e = np.asarray(found, dtype=np.float64), np.asarray(wanted, dtype=np.float64)
-    if a.size == 0:
-        return
-    bad_nonfinite = ~np.isfinite(a) & np.isfinite(e)
-    if bad_nonfinite.any():
-        k = int(np.argmax(bad_nonfinite))
-        raise CheckFailure(
-            f"{name} contains non-finite values; the first is entry {k}: expected {e[k]:.6g}, found {a[k]}."
-        )
-    diff = np.abs(a - e)
-    bad = diff > atol + rtol * np.abs(e)
-    if bad.any():
-        k = int(np.argmax(bad))
-        raise CheckFailure(
-            f"{name} has {int(bad.sum())} of {a.size} entries off by more than the tolerance "
-            f"(rtol={rtol:g}, atol={atol:g}); the first is entry {k}: expected {e[k]:.8g}, found {a[k]:.8g} "
-            f"(largest difference {diff.max():.3g}). {hint}".rstrip()
-        )
-
-
 def _first_dtype(args: tuple) -> torch.dtype | None:
     return next((a.dtype for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()), None)
 
@@ -545,12 +531,202 @@ def check_tuple_against_solution(
         raise CheckFailure(f"No recorded cases of {fn_name} matched; the autograder is misconfigured.")
     return checked
 
+def check_structure_against_solution(fn: Callable, fn_name: str, *, path: str | Path = EXPECTED_FILE) -> int:
+    """Like ``check_against_solution`` for functions that return dicts, tuples and strings."""
+    if fn is None or not callable(fn):
+        raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
+    checked = 0
+    for case in load_expected(fn_name, path):
+        args = _clone(case["args"])
+        label = f"{_signature(fn_name, args)}"
+        try:
+            actual = fn(*args)
+        except Exception as exc:
+            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+        if actual is None:
+            raise CheckFailure(f"{label} returned None, but a dict was expected. Did you forget a `return`?")
+        if case["expected"] is not UNKNOWN:
+            assert_same_structure(actual, case["expected"], name=label)
+        checked += 1
+    return checked
 
-def tolerances_for(dtype: torch.dtype | None) -> tuple[float, float]:
-    """(rtol, atol) for values computed in ``dtype``; float64 when unknown."""
-    return TOLERANCES.get(dtype, TOLERANCES[torch.float64])
+def assert_finite_like_solution(
+    fn: Callable,
+    fn_name: str,
+    *,
+    hint: str,
+    only: Callable[[str], bool] | None = None,
+    helpers: Mapping[str, Callable] | None = None,
+    path: str | Path = EXPECTED_FILE,
+) -> int:
+    """Fail, with ``hint``, where ``fn`` gives nan or inf on a recorded case whose solution value is finite.
+
+    Meant to run before ``check_against_solution`` in stability tests, so that the feedback explains the
+    overflow in the terms of the question instead of only reporting a wrong value.
+    """
+    checked = 0
+    for case, _, label, actual in replay(fn, fn_name, only=only, helpers=helpers, path=path):
+        expected = case["expected"]
+        if not isinstance(expected, torch.Tensor):
+            continue
+        assert_tensor_like(actual, name=label)
+        if actual.shape != expected.shape or not actual.is_floating_point():
+            continue  # reported by check_against_solution
+        actual = actual.detach().cpu()
+        bad = ~torch.isfinite(actual) & torch.isfinite(expected)
+        if bool(bad.any()):
+            index = tuple(int(i) for i in bad.nonzero()[0]) if actual.ndim else ()
+            raise CheckFailure(
+                f"{label} contains {int(bad.sum())} nan or inf value(s) where the reference is finite; at index "
+                f"{index} the reference gives {expected[index].item():.6g} and yours {actual[index].item()}. {hint}"
+            )
+        checked += 1
+    return checked
 
 
+# ==============================================================================
+# source.py: Checks that read a student function's code: banned library calls, helpers, global data.
+# ==============================================================================
+def _source_tree(fn: Callable) -> ast.AST | None:
+    source = getattr(fn, SOURCE, None)
+    try:
+        return ast.parse(textwrap.dedent(source or inspect.getsource(_target(fn))))
+    except (OSError, TypeError, SyntaxError):
+        return None
+
+def _call_name(node: ast.Call) -> tuple[str, bool]:
+    """Return (last name, is_attribute) of a call's callee: ``F.softmax`` -> ('softmax', True)."""
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        return func.attr, True
+    if isinstance(func, ast.Name):
+        return func.id, False
+    return "", False
+
+
+def _is_library_object(obj: Any) -> bool:
+    module = getattr(obj, "__module__", None) or getattr(type(obj), "__module__", "") or ""
+    return module.split(".")[0] in {"torch", "numpy", "scipy"}
+
+
+def find_banned_calls(
+    fn: Callable, banned: Iterable[str], skip: Iterable[str] = (), _seen: set | None = None
+) -> list[str]:
+    """Return the banned calls ``fn`` makes, following helper functions defined by the student.
+
+    A call counts when its name is in ``banned`` and it reaches a library object: ``torch.softmax``,
+    ``F.softmax``, ``x.softmax(1)``, ``nn.Softmax(1)`` or a name imported from torch. Calls to the
+    student's own functions (e.g. their ``softmax`` inside ``log_softmax``) are followed instead,
+    except those named in ``skip`` (functions graded by their own question).
+    """
+    banned, skip = set(banned), set(skip)
+    fn = _target(fn)
+    seen = _seen if _seen is not None else set()
+    if fn in seen:
+        return []
+    seen.add(fn)
+    found: list[str] = []
+    env = getattr(fn, "__globals__", {})
+    tree = _source_tree(fn)
+    if tree is None:  # no source: fall back to the names the bytecode touches
+        names = set(getattr(getattr(fn, "__code__", None), "co_names", ()))
+        return sorted(f"{n}(...)" for n in names & banned)
+    local = _nested_helper_names(tree)  # helpers defined inside fn: their bodies are walked here too
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name, is_attr = _call_name(node)
+        if not is_attr and name in local:
+            continue
+        target = env.get(name) if not is_attr else None
+        if _is_student_function(target) and not _is_library_object(target):
+            if name not in skip:
+                found += find_banned_calls(target, banned, skip, seen)
+        elif name in banned and (is_attr or target is None or _is_library_object(target)):
+            found.append(f"{ast.unparse(node.func)}(...) on line {node.lineno}")
+    return found
+
+def assert_not_calling(fn: Callable, banned: Iterable[str], *, name: str | None = None) -> None:
+    """Fail when ``fn`` (or a helper it calls) uses one of the ``banned`` library functions.
+
+    Other graded functions it calls are not followed: their own questions check them.
+    """
+    name = name or getattr(fn, "__name__", "your function")
+    calls = find_banned_calls(fn, banned, skip=graded_functions() - {getattr(fn, "__name__", "")})
+    if calls:
+        raise CheckFailure(
+            f"{name} must be written with elementary tensor operations, but it calls "
+            f"{', '.join(calls)}. The library versions of {', '.join(sorted(set(banned)))} are not "
+            "allowed here."
+        )
+
+#: Library calls that assignment questions on softmax and cross-entropy may not use.
+BANNED_CLASSIFICATION_CALLS = frozenset(
+    {"softmax", "log_softmax", "logsumexp", "cross_entropy", "nll_loss", "one_hot",
+     "Softmax", "LogSoftmax", "CrossEntropyLoss", "NLLLoss"}
+)
+
+#: Library calls that from-scratch sigmoid and binary cross-entropy questions may not use.
+BANNED_BINARY_LOSS_CALLS = frozenset(
+    {"sigmoid", "logsigmoid", "softplus", "expit", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+     "Sigmoid", "LogSigmoid", "Softplus", "BCELoss", "BCEWithLogitsLoss"}
+)
+
+def assert_calling_any(fn: Callable, required: Iterable[str], *, name: str, what: str) -> None:
+    """Fail unless ``fn`` (or a helper it calls) makes at least one of the ``required`` calls."""
+    if not find_banned_calls(fn, required):
+        raise CheckFailure(f"{name} should use {what}, but no such call was found in its code.")
+
+def _global_loads(code: types.CodeType) -> set[str]:
+    import dis
+
+    names = {i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL"}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_loads(const)
+    return names
+
+def global_data_reads(fn: Callable) -> dict[str, Any]:
+    """Global variables holding data (tensors or arrays) that ``fn`` reads, by name."""
+    fn = _target(fn)
+    loads = getattr(fn, GLOBAL_LOADS, None)
+    if loads is None:
+        code = getattr(fn, "__code__", None)
+        loads = _global_loads(code) if isinstance(code, types.CodeType) else set()
+    env = getattr(fn, "__globals__", {})
+    return {n: env[n] for n in sorted(loads) if isinstance(env.get(n), (torch.Tensor, np.ndarray))}
+
+
+def assert_no_global_data(fn: Callable, *, name: str) -> None:
+    """Fail when ``fn`` reads a tensor or array from the notebook's globals instead of a parameter."""
+    reads = global_data_reads(fn)
+    if reads:
+        listed = ", ".join(f"`{n}` ({describe(v)})" for n, v in reads.items())
+        raise CheckFailure(
+            f"{name} should use only its parameters, but it reads the notebook's global variable(s) {listed}, "
+            "so it gives wrong results or fails on any other data; use the argument that is passed in."
+        )
+
+def _nested_helper_names(tree: ast.AST) -> set[str]:
+    """Names of helpers a function defines inside itself: nested ``def``s and lambdas bound to a name."""
+    body = getattr(tree, "body", [])
+    outer = body[0] if body and isinstance(body[0], (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node is not outer:
+            names.add(node.name)
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return names
+
+
+#: Kept for the tests that call it by this name: nested helpers are handled by ``assert_not_calling``.
+assert_no_library_calls = assert_not_calling
+
+
+# ==============================================================================
+# behaviour.py: Checks of how a student function behaves across calls: state kept, arguments changed, gradients.
+# ==============================================================================
 def assert_repeatable(fn: Callable, args: tuple, *, name: str, hint: str = "") -> torch.Tensor:
     """Call ``fn(*args)`` twice with the very same arguments; both results must agree.
 
@@ -603,45 +779,6 @@ def assert_arguments_untouched(fn: Callable, args: Mapping[str, Any], *, name: s
             )
     return result
 
-
-def assert_calling_any(fn: Callable, required: Iterable[str], *, name: str, what: str) -> None:
-    """Fail unless ``fn`` (or a helper it calls) makes at least one of the ``required`` calls."""
-    if not find_banned_calls(fn, required):
-        raise CheckFailure(f"{name} should use {what}, but no such call was found in its code.")
-
-
-def _global_loads(code: types.CodeType) -> set[str]:
-    import dis
-
-    names = {i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL"}
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= _global_loads(const)
-    return names
-
-
-def global_data_reads(fn: Callable) -> dict[str, Any]:
-    """Global variables holding data (tensors or arrays) that ``fn`` reads, by name."""
-    fn = _target(fn)
-    loads = getattr(fn, "__seal_global_loads__", None)
-    if loads is None:
-        code = getattr(fn, "__code__", None)
-        loads = _global_loads(code) if isinstance(code, types.CodeType) else set()
-    env = getattr(fn, "__globals__", {})
-    return {n: env[n] for n in sorted(loads) if isinstance(env.get(n), (torch.Tensor, np.ndarray))}
-
-
-def assert_no_global_data(fn: Callable, *, name: str) -> None:
-    """Fail when ``fn`` reads a tensor or array from the notebook's globals instead of a parameter."""
-    reads = global_data_reads(fn)
-    if reads:
-        listed = ", ".join(f"`{n}` ({describe(v)})" for n, v in reads.items())
-        raise CheckFailure(
-            f"{name} should use only its parameters, but it reads the notebook's global variable(s) {listed}, "
-            "so it gives wrong results or fails on any other data; use the argument that is passed in."
-        )
-
-
 def input_gradient(fn: Callable, x: torch.Tensor) -> torch.Tensor | None:
     """The gradient of ``fn(x).sum()`` with respect to ``x`` (None if none flows back).
 
@@ -671,80 +808,28 @@ def finite_difference_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: tor
             out[i] = (up - down) / (2 * eps)
     return grad
 
-# --------------------------------------------------------------------------- structures, losses, training
-def _normalise_leaf(value: Any) -> Any:
-    """Lists become tuples and classes become their names, so that equivalent answers compare equal."""
-    if isinstance(value, list):
-        return tuple(_normalise_leaf(v) for v in value)
-    if isinstance(value, tuple):
-        return tuple(_normalise_leaf(v) for v in value)
-    if isinstance(value, type):
-        return value.__name__
-    return value
+
+# ==============================================================================
+# training.py: Checks for assignments that build and train models: devices, loaders, classifiers, losses, accuracy.
+# ==============================================================================
+DEVICE_ENV_VAR = "GRADING_DEVICE"
 
 
-def assert_same_structure(actual: Any, expected: Any, *, name: str) -> None:
-    """Compare nested dicts, tuples, strings, dtypes, numbers and tensors with the expected value.
+def grading_device() -> torch.device:
+    """Where grading computes: ``$GRADING_DEVICE`` if set (e.g. ``cpu``, ``cuda:1``), else CUDA when present, else CPU."""
+    wanted = os.environ.get(DEVICE_ENV_VAR, "").strip()
+    if wanted:
+        return torch.device(wanted)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
-    Strings compare without regard to case or surrounding spaces; lists and tuples are the same;
-    a class compares equal to its name; tensors and numbers use the usual tolerances.
-    """
-    if isinstance(expected, dict):
-        if not isinstance(actual, dict):
-            raise CheckFailure(f"{name} should be a dict, but it is {describe(actual)}.")
-        missing = [k for k in expected if k not in actual]
-        if missing:
-            raise CheckFailure(
-                f"{name} should have the keys {sorted(expected)}, but {sorted(map(str, missing))} "
-                f"{'is' if len(missing) == 1 else 'are'} missing (found {sorted(map(str, actual))})."
-            )
-        for key in expected:
-            assert_same_structure(actual[key], expected[key], name=f"{name}[{key!r}]")
-        return
-    if isinstance(expected, torch.Tensor):
-        assert_tensor_close(actual, expected, name=name)
-        return
-    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
-        assert_scalar_close(actual, float(expected), name=name)
-        return
-    found, wanted = _normalise_leaf(actual), _normalise_leaf(expected)
-    if isinstance(wanted, str) and isinstance(found, str):
-        if found.strip().lower() == wanted.strip().lower():
-            return
-    elif isinstance(wanted, tuple) and isinstance(found, tuple) and len(found) == len(wanted):
-        if all(assert_equal_leaf(f, w) for f, w in zip(found, wanted)):
-            return
-    elif found == wanted:
-        return
-    raise CheckFailure(f"{name} should be {wanted!r}, but it is {found!r}.")
+#: The device probes run on (the same rule as ``grading_device``).
+probe_device = grading_device
 
-
-def assert_equal_leaf(found: Any, wanted: Any) -> bool:
-    """True when two normalised leaves are equal (strings without regard to case)."""
-    if isinstance(found, str) and isinstance(wanted, str):
-        return found.strip().lower() == wanted.strip().lower()
-    return found == wanted
-
-
-def check_structure_against_solution(fn: Callable, fn_name: str, *, path: str | Path = EXPECTED_FILE) -> int:
-    """Like ``check_against_solution`` for functions that return dicts, tuples and strings."""
-    if fn is None or not callable(fn):
-        raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
-    checked = 0
-    for case in load_expected(fn_name, path):
-        args = _clone(case["args"])
-        label = f"{_signature(fn_name, args)}"
-        try:
-            actual = fn(*args)
-        except Exception as exc:
-            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
-        if actual is None:
-            raise CheckFailure(f"{label} returned None, but a dict was expected. Did you forget a `return`?")
-        if case["expected"] is not UNKNOWN:
-            assert_same_structure(actual, case["expected"], name=label)
-        checked += 1
-    return checked
-
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of a model's first parameter or buffer (CPU for a model with neither)."""
+    for tensor in [*model.parameters(), *model.buffers()]:
+        return tensor.device
+    return torch.device("cpu")
 
 def assert_loss_module(actual: Any, expected_name: str, *, name: str, hint: str = "") -> None:
     """``actual`` is an instance of the torch.nn loss class called ``expected_name``, reducing by mean."""
@@ -890,91 +975,167 @@ def check_training(
             )
     return scores
 
-
-#: Library calls that from-scratch sigmoid and binary cross-entropy questions may not use.
-BANNED_BINARY_LOSS_CALLS = frozenset(
-    {"sigmoid", "logsigmoid", "softplus", "expit", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-     "Sigmoid", "LogSigmoid", "Softplus", "BCELoss", "BCEWithLogitsLoss"}
-)
-
-
-def assert_finite_like_solution(
-    fn: Callable,
-    fn_name: str,
-    *,
-    hint: str,
-    only: Callable[[str], bool] | None = None,
-    helpers: Mapping[str, Callable] | None = None,
-    path: str | Path = EXPECTED_FILE,
-) -> int:
-    """Fail, with ``hint``, where ``fn`` gives nan or inf on a recorded case whose solution value is finite.
-
-    Meant to run before ``check_against_solution`` in stability tests, so that the feedback explains the
-    overflow in the terms of the question instead of only reporting a wrong value.
-    """
-    checked = 0
-    for case, _, label, actual in replay(fn, fn_name, only=only, helpers=helpers, path=path):
-        expected = case["expected"]
-        if not isinstance(expected, torch.Tensor):
-            continue
-        assert_tensor_like(actual, name=label)
-        if actual.shape != expected.shape or not actual.is_floating_point():
-            continue  # reported by check_against_solution
-        actual = actual.detach().cpu()
-        bad = ~torch.isfinite(actual) & torch.isfinite(expected)
-        if bool(bad.any()):
-            index = tuple(int(i) for i in bad.nonzero()[0]) if actual.ndim else ()
-            raise CheckFailure(
-                f"{label} contains {int(bad.sum())} nan or inf value(s) where the reference is finite; at index "
-                f"{index} the reference gives {expected[index].item():.6g} and yours {actual[index].item()}. {hint}"
-            )
-        checked += 1
-    return checked
-
-
-def _nested_helper_names(tree: ast.AST) -> set[str]:
-    """Names of helpers a function defines inside itself: nested ``def``s and lambdas bound to a name."""
-    body = getattr(tree, "body", [])
-    outer = body[0] if body and isinstance(body[0], (ast.FunctionDef, ast.AsyncFunctionDef)) else None
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node is not outer:
-            names.add(node.name)
-        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
-            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
-    return names
-
-
-#: Kept for the tests that call it by this name: nested helpers are handled by ``assert_not_calling``.
-assert_no_library_calls = assert_not_calling
-
-
-# --------------------------------------------------------------------------- training loops
-# Probes for functions that train or evaluate a model (assignment 03). A probe builds a tiny
-# float64 model from a seed, runs the student's function on it, and returns a dict of tensors
-# (the returned value, the parameters and buffers afterwards, how the model was called), which
-# ``check_probe`` compares entry by entry with what the solution's function produced.
-
-#: (rtol, atol) for the float64 probes: far above rounding noise, far below any real bug.
-PROBE_TOLERANCES = (1e-6, 1e-9)
-
-
-def probe_device() -> torch.device:
-    """The device probes run on: ``GRADING_DEVICE`` when set, else CUDA when available, else CPU."""
+def check_get_device(get_device: Callable, env_var: str = "GRADING_DEVICE") -> None:
+    """``get_device()`` honours ``env_var`` and otherwise picks CUDA exactly when
+    ``torch.cuda.is_available()`` says so (which is faked both ways, so that a machine without a GPU
+    tests both branches); the variable and ``is_available`` are restored."""
     import os
 
-    name = os.environ.get("GRADING_DEVICE")
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    saved, real_is_available = os.environ.get(env_var), torch.cuda.is_available
+    cases = [(False, None, "cpu"), (False, "cpu", "cpu"), (True, None, "cuda"), (True, "cpu", "cpu"),
+             (True, "cuda", "cuda")]
+    try:
+        for available, value, want in cases:
+            torch.cuda.is_available = lambda available=available: available
+            if value is None:
+                os.environ.pop(env_var, None)
+            else:
+                os.environ[env_var] = value
+            setting = (f"{env_var}={value}" if value else f"{env_var} unset") + (
+                " and a GPU available" if available else " and no GPU")
+            try:
+                got = get_device()
+            except Exception as exc:
+                raise CheckFailure(f"With {setting}, get_device() raised {type(exc).__name__}: {exc}") from None
+            if not isinstance(got, torch.device):
+                raise CheckFailure(f"With {setting}, get_device() should return a torch.device, "
+                                   f"but it returned {describe(got)}.")
+            if got.type != want:
+                raise CheckFailure(f"With {setting}, get_device() should return the '{want}' device, "
+                                   f"but it returned '{got}'.")
+    finally:
+        torch.cuda.is_available = real_is_available
+        if saved is None:
+            os.environ.pop(env_var, None)
+        else:
+            os.environ[env_var] = saved
 
 
-def model_device(model: torch.nn.Module) -> torch.device:
-    """The device of a model's first parameter or buffer (CPU for a model with neither)."""
-    for tensor in [*model.parameters(), *model.buffers()]:
-        return tensor.device
-    return torch.device("cpu")
+def check_make_loaders(make_loaders: Callable) -> None:
+    """The train loader is shuffled reproducibly by its own seeded generator, the test loader
+    is not shuffled, and both keep every sample and the batch size."""
+    train = torch.utils.data.TensorDataset(torch.zeros(23, 1), torch.arange(23))
+    test = torch.utils.data.TensorDataset(torch.zeros(11, 1), torch.arange(11))
 
+    def batches(seed: int, global_seed: int) -> tuple[list[list[int]], list[list[int]]]:
+        with torch.random.fork_rng(devices=[]):
+            loaders = make_loaders(train, test, 5, seed)
+            if not (isinstance(loaders, tuple) and len(loaders) == 2):
+                raise CheckFailure("make_loaders should return a tuple (train_loader, test_loader), "
+                                   f"but it returned {describe(loaders)}.")
+            for which, loader in zip(("train", "test"), loaders):
+                if not isinstance(loader, torch.utils.data.DataLoader):
+                    raise CheckFailure(f"The {which} loader should be a torch DataLoader, "
+                                       f"but it is {describe(loader)}.")
+            torch.manual_seed(global_seed)  # a loader that leans on the global RNG changes order here
+            return ([y.tolist() for _, y in loaders[0]], [y.tolist() for _, y in loaders[1]])
+
+    train_a, test_a = _observation("make_loaders with seed 7", lambda: batches(7, 0))
+    train_b, _ = _observation("make_loaders with seed 7 and another global seed", lambda: batches(7, 1))
+    train_c, _ = _observation("make_loaders with seed 8", lambda: batches(8, 0))
+    flat = [i for b in train_a for i in b]
+    if [len(b) for b in train_a] != [5, 5, 5, 5, 3]:
+        raise CheckFailure("With 23 training samples and batch_size=5 the train loader should give batches "
+                           f"of sizes [5, 5, 5, 5, 3], but it gave {[len(b) for b in train_a]}.")
+    if sorted(flat) != list(range(23)):
+        raise CheckFailure("One pass of the train loader should visit every training sample exactly once, "
+                           f"but it visited {sorted(flat)}.")
+    if flat == list(range(23)):
+        raise CheckFailure("The train loader should shuffle the samples, but it returned them in their "
+                           "original order (pass shuffle=True).")
+    if train_a != train_b:
+        raise CheckFailure("The training order for seed=7 should not depend on the global torch seed, but it "
+                           "changed when torch.manual_seed changed; give the DataLoader its own "
+                           "generator=torch.Generator().manual_seed(seed).")
+    if train_a == train_c:
+        raise CheckFailure("Seeds 7 and 8 should give different training orders, but they gave the same one; "
+                           "seed the generator with the `seed` argument.")
+    if test_a != [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10]]:
+        raise CheckFailure("The test loader should return the 11 test samples in order in batches of 5, "
+                           f"but it returned {test_a}.")
+
+
+def check_classifier(model: Any, *, name: str, sizes: tuple[int, ...]) -> None:
+    """``model`` flattens (B, 1, 28, 28) or (B, 784) input and applies ``len(sizes) - 1`` Linear
+    layers of the given sizes with ReLU between them and nothing after the last one."""
+    if model is None:
+        raise CheckFailure(f"{name} returned None, but an nn.Module was expected. Did you forget a `return`?")
+    if not isinstance(model, torch.nn.Module):
+        raise CheckFailure(f"{name} should return an nn.Module, but it returned {describe(model)}.")
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    want = [(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+    found = [(m.in_features, m.out_features) for m in linears]
+    if found != want:
+        raise CheckFailure(f"{name} should contain {len(want)} nn.Linear layer(s) with (in, out) sizes {want}, "
+                           f"but it contains {found}.")
+    count = sum(p.numel() for p in model.parameters())
+    expected_count = sum(a * b + b for a, b in want)
+    if count != expected_count:
+        raise CheckFailure(f"{name} should have {expected_count} parameters, but it has {count}.")
+    device = model_device(model)
+    images = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(3)).to(device)
+    with torch.no_grad():
+        reference = images.flatten(1)
+        for k, layer in enumerate(linears):
+            reference = torch.nn.functional.linear(reference, layer.weight, layer.bias)
+            if k < len(linears) - 1:
+                reference = torch.relu(reference)
+        for shape in [(5, 1, 28, 28), (5, 784)]:
+            try:
+                out = model(images.reshape(shape))
+            except Exception as exc:
+                raise CheckFailure(f"{name} should accept input of shape {shape}, but applying it raised "
+                                   f"{type(exc).__name__}: {exc}") from None
+            assert_tensor_like(out, name=f"{name} applied to a batch of shape {shape}", shape=(5, sizes[-1]))
+            layers = "Linear(Flatten(x))" if len(linears) == 1 else "Linear(ReLU(Linear(Flatten(x))))"
+            if not torch.allclose(out, reference, rtol=1e-4, atol=1e-5):
+                raise CheckFailure(
+                    f"On input of shape {shape}, {name} should compute {layers} and return raw logits, but its "
+                    f"output differs by up to {(out - reference).abs().max().item():.3g}; a missing ReLU or an "
+                    "extra layer such as Softmax (CrossEntropyLoss applies it already) causes this.")
+
+
+def assert_min_accuracy(model: Any, images: torch.Tensor, labels: torch.Tensor, *, name: str,
+                        threshold: float, n_params: int | None = None, batch_size: int = 1000) -> float:
+    """Evaluate ``model`` itself on ``images`` (in eval mode, without autograd, on its own device)
+    and fail below ``threshold``; returns the accuracy. The model's mode is restored."""
+    if model is None:
+        raise CheckFailure(f"{name} is None, but a trained nn.Module was expected; run the training cell.")
+    if not isinstance(model, torch.nn.Module):
+        raise CheckFailure(f"{name} should be a trained nn.Module, but it is {describe(model)}.")
+    count = sum(p.numel() for p in model.parameters())
+    if n_params is not None and count != n_params:
+        raise CheckFailure(f"{name} should have {n_params} parameters, but it has {count}.")
+    device = model_device(model)
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    was_training = model.training
+    model.eval()
+    correct = 0
+    try:
+        with torch.no_grad():
+            for start in range(0, len(images), batch_size):
+                x = images[start:start + batch_size].to(device=device, dtype=dtype)
+                try:
+                    out = model(x)
+                except Exception as exc:
+                    raise CheckFailure(f"{name} should accept test images of shape {tuple(x.shape)}, but "
+                                       f"applying it raised {type(exc).__name__}: {exc}") from None
+                assert_tensor_like(out, name=f"{name} applied to {len(x)} test images", shape=(len(x), 10))
+                correct += int((out.argmax(dim=1).cpu() == labels[start:start + batch_size]).sum())
+    finally:
+        model.train(was_training)
+    accuracy = correct / len(images)
+    if accuracy < threshold:
+        raise CheckFailure(f"{name} reaches a test accuracy of {accuracy:.4f} on the {len(images):,} test images, "
+                           f"but at least {threshold:.2f} is required.")
+    return accuracy
+
+
+# ==============================================================================
+# probes.py: Probes for functions that train or evaluate a model (assignment 03). A probe builds a tiny
+# ==============================================================================
+#: (rtol, atol) for the float64 probes: far above rounding noise, far below any real bug.
+PROBE_TOLERANCES = (1e-6, 1e-9)
 
 def tiny_classifier(kind: str, seed: int, n_features: int = 6, n_classes: int = 3) -> torch.nn.Module:
     """A small float64 classifier whose weights depend only on ``seed``, on the CPU.
@@ -1159,159 +1320,3 @@ def check_probe(run: Callable, record_name: str, *, label: str, keys: Callable[[
     if checked == 0:
         raise CheckFailure(f"No recorded cases of {record_name} matched; the autograder is misconfigured.")
     return checked
-
-
-def check_get_device(get_device: Callable, env_var: str = "GRADING_DEVICE") -> None:
-    """``get_device()`` honours ``env_var`` and otherwise picks CUDA exactly when
-    ``torch.cuda.is_available()`` says so (which is faked both ways, so that a machine without a GPU
-    tests both branches); the variable and ``is_available`` are restored."""
-    import os
-
-    saved, real_is_available = os.environ.get(env_var), torch.cuda.is_available
-    cases = [(False, None, "cpu"), (False, "cpu", "cpu"), (True, None, "cuda"), (True, "cpu", "cpu"),
-             (True, "cuda", "cuda")]
-    try:
-        for available, value, want in cases:
-            torch.cuda.is_available = lambda available=available: available
-            if value is None:
-                os.environ.pop(env_var, None)
-            else:
-                os.environ[env_var] = value
-            setting = (f"{env_var}={value}" if value else f"{env_var} unset") + (
-                " and a GPU available" if available else " and no GPU")
-            try:
-                got = get_device()
-            except Exception as exc:
-                raise CheckFailure(f"With {setting}, get_device() raised {type(exc).__name__}: {exc}") from None
-            if not isinstance(got, torch.device):
-                raise CheckFailure(f"With {setting}, get_device() should return a torch.device, "
-                                   f"but it returned {describe(got)}.")
-            if got.type != want:
-                raise CheckFailure(f"With {setting}, get_device() should return the '{want}' device, "
-                                   f"but it returned '{got}'.")
-    finally:
-        torch.cuda.is_available = real_is_available
-        if saved is None:
-            os.environ.pop(env_var, None)
-        else:
-            os.environ[env_var] = saved
-
-
-def check_make_loaders(make_loaders: Callable) -> None:
-    """The train loader is shuffled reproducibly by its own seeded generator, the test loader
-    is not shuffled, and both keep every sample and the batch size."""
-    train = torch.utils.data.TensorDataset(torch.zeros(23, 1), torch.arange(23))
-    test = torch.utils.data.TensorDataset(torch.zeros(11, 1), torch.arange(11))
-
-    def batches(seed: int, global_seed: int) -> tuple[list[list[int]], list[list[int]]]:
-        with torch.random.fork_rng(devices=[]):
-            loaders = make_loaders(train, test, 5, seed)
-            if not (isinstance(loaders, tuple) and len(loaders) == 2):
-                raise CheckFailure("make_loaders should return a tuple (train_loader, test_loader), "
-                                   f"but it returned {describe(loaders)}.")
-            for which, loader in zip(("train", "test"), loaders):
-                if not isinstance(loader, torch.utils.data.DataLoader):
-                    raise CheckFailure(f"The {which} loader should be a torch DataLoader, "
-                                       f"but it is {describe(loader)}.")
-            torch.manual_seed(global_seed)  # a loader that leans on the global RNG changes order here
-            return ([y.tolist() for _, y in loaders[0]], [y.tolist() for _, y in loaders[1]])
-
-    train_a, test_a = _observation("make_loaders with seed 7", lambda: batches(7, 0))
-    train_b, _ = _observation("make_loaders with seed 7 and another global seed", lambda: batches(7, 1))
-    train_c, _ = _observation("make_loaders with seed 8", lambda: batches(8, 0))
-    flat = [i for b in train_a for i in b]
-    if [len(b) for b in train_a] != [5, 5, 5, 5, 3]:
-        raise CheckFailure("With 23 training samples and batch_size=5 the train loader should give batches "
-                           f"of sizes [5, 5, 5, 5, 3], but it gave {[len(b) for b in train_a]}.")
-    if sorted(flat) != list(range(23)):
-        raise CheckFailure("One pass of the train loader should visit every training sample exactly once, "
-                           f"but it visited {sorted(flat)}.")
-    if flat == list(range(23)):
-        raise CheckFailure("The train loader should shuffle the samples, but it returned them in their "
-                           "original order (pass shuffle=True).")
-    if train_a != train_b:
-        raise CheckFailure("The training order for seed=7 should not depend on the global torch seed, but it "
-                           "changed when torch.manual_seed changed; give the DataLoader its own "
-                           "generator=torch.Generator().manual_seed(seed).")
-    if train_a == train_c:
-        raise CheckFailure("Seeds 7 and 8 should give different training orders, but they gave the same one; "
-                           "seed the generator with the `seed` argument.")
-    if test_a != [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10]]:
-        raise CheckFailure("The test loader should return the 11 test samples in order in batches of 5, "
-                           f"but it returned {test_a}.")
-
-
-def check_classifier(model: Any, *, name: str, sizes: tuple[int, ...]) -> None:
-    """``model`` flattens (B, 1, 28, 28) or (B, 784) input and applies ``len(sizes) - 1`` Linear
-    layers of the given sizes with ReLU between them and nothing after the last one."""
-    if model is None:
-        raise CheckFailure(f"{name} returned None, but an nn.Module was expected. Did you forget a `return`?")
-    if not isinstance(model, torch.nn.Module):
-        raise CheckFailure(f"{name} should return an nn.Module, but it returned {describe(model)}.")
-    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
-    want = [(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
-    found = [(m.in_features, m.out_features) for m in linears]
-    if found != want:
-        raise CheckFailure(f"{name} should contain {len(want)} nn.Linear layer(s) with (in, out) sizes {want}, "
-                           f"but it contains {found}.")
-    count = sum(p.numel() for p in model.parameters())
-    expected_count = sum(a * b + b for a, b in want)
-    if count != expected_count:
-        raise CheckFailure(f"{name} should have {expected_count} parameters, but it has {count}.")
-    device = model_device(model)
-    images = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(3)).to(device)
-    with torch.no_grad():
-        reference = images.flatten(1)
-        for k, layer in enumerate(linears):
-            reference = torch.nn.functional.linear(reference, layer.weight, layer.bias)
-            if k < len(linears) - 1:
-                reference = torch.relu(reference)
-        for shape in [(5, 1, 28, 28), (5, 784)]:
-            try:
-                out = model(images.reshape(shape))
-            except Exception as exc:
-                raise CheckFailure(f"{name} should accept input of shape {shape}, but applying it raised "
-                                   f"{type(exc).__name__}: {exc}") from None
-            assert_tensor_like(out, name=f"{name} applied to a batch of shape {shape}", shape=(5, sizes[-1]))
-            layers = "Linear(Flatten(x))" if len(linears) == 1 else "Linear(ReLU(Linear(Flatten(x))))"
-            if not torch.allclose(out, reference, rtol=1e-4, atol=1e-5):
-                raise CheckFailure(
-                    f"On input of shape {shape}, {name} should compute {layers} and return raw logits, but its "
-                    f"output differs by up to {(out - reference).abs().max().item():.3g}; a missing ReLU or an "
-                    "extra layer such as Softmax (CrossEntropyLoss applies it already) causes this.")
-
-
-def assert_min_accuracy(model: Any, images: torch.Tensor, labels: torch.Tensor, *, name: str,
-                        threshold: float, n_params: int | None = None, batch_size: int = 1000) -> float:
-    """Evaluate ``model`` itself on ``images`` (in eval mode, without autograd, on its own device)
-    and fail below ``threshold``; returns the accuracy. The model's mode is restored."""
-    if model is None:
-        raise CheckFailure(f"{name} is None, but a trained nn.Module was expected; run the training cell.")
-    if not isinstance(model, torch.nn.Module):
-        raise CheckFailure(f"{name} should be a trained nn.Module, but it is {describe(model)}.")
-    count = sum(p.numel() for p in model.parameters())
-    if n_params is not None and count != n_params:
-        raise CheckFailure(f"{name} should have {n_params} parameters, but it has {count}.")
-    device = model_device(model)
-    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-    was_training = model.training
-    model.eval()
-    correct = 0
-    try:
-        with torch.no_grad():
-            for start in range(0, len(images), batch_size):
-                x = images[start:start + batch_size].to(device=device, dtype=dtype)
-                try:
-                    out = model(x)
-                except Exception as exc:
-                    raise CheckFailure(f"{name} should accept test images of shape {tuple(x.shape)}, but "
-                                       f"applying it raised {type(exc).__name__}: {exc}") from None
-                assert_tensor_like(out, name=f"{name} applied to {len(x)} test images", shape=(len(x), 10))
-                correct += int((out.argmax(dim=1).cpu() == labels[start:start + batch_size]).sum())
-    finally:
-        model.train(was_training)
-    accuracy = correct / len(images)
-    if accuracy < threshold:
-        raise CheckFailure(f"{name} reaches a test accuracy of {accuracy:.4f} on the {len(images):,} test images, "
-                           f"but at least {threshold:.2f} is required.")
-    return accuracy

@@ -1,3 +1,5 @@
+# Generated from autograder/data.py by `python -m autograder build`; do not edit.
+# Edit the source and rebuild: `build --check` fails when this copy differs from it.
 """Find the real Fashion-MNIST and hand it to torchvision.
 
 Resolution order (the first that works wins):

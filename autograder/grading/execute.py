@@ -34,23 +34,6 @@ _otter_for_grading.Notebook._grading_mode = True  # grader.check/export do nothi
 _otter_for_grading.Notebook.check = lambda self, *args, **kwargs: None
 del _otter_for_grading
 """
-RECORD_SOURCE = """\
-def _record_hidden_tests(folder={folder!r}):
-    import glob, importlib.util, os, sys
-    spec = importlib.util.spec_from_file_location("course_seal", os.path.join(folder, "course_seal.py"))
-    seal = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(seal)
-    seen = seal.fingerprints()
-    sys.modules.pop("course_checks", None)
-    sys.modules["course_seal"] = seal
-    sys.path.insert(0, folder)
-    files = [(p, open(p, encoding="utf-8").read()) for p in sorted(glob.glob(os.path.join(folder, "tests", "*.py")))]
-    os.chdir(folder)
-    seal.record(globals(), files, os.path.join(folder, "log.pt"), seen)
-_record_hidden_tests()
-"""
-
-
 class KernelStuck(Exception):
     """The kernel did not answer after its cell was interrupted."""
 
@@ -236,7 +219,7 @@ async def _responsive(client: GradingClient, grace: float) -> bool:
 
 
 async def _run(cells: list[tuple[str, str]], sandbox: Sandbox, env: dict[str, str], cell_timeout: float,
-               record_timeout: float, record_folder: Path | None, prepare_record, result: Execution,
+               record_timeout: float, record_cell: str | None, prepare_record, result: Execution,
                log_file: Path) -> None:
     skip: set[int] = set()  # cells a fresh kernel leaves out: they killed, stalled or outran the last one
     while result.kernel_starts < MAX_KERNEL_STARTS:
@@ -270,10 +253,9 @@ async def _run(cells: list[tuple[str, str]], sandbox: Sandbox, env: dict[str, st
                             if not await _responsive(client, 10):
                                 raise KernelStuck()
                     failed_at = None
-                    if record_folder is not None:
+                    if record_cell is not None:
                         prepare_record()
-                        source = RECORD_SOURCE.format(folder=str(record_folder))
-                        cell = nbformat.v4.new_code_cell(source)
+                        cell = nbformat.v4.new_code_cell(record_cell)
                         nb.cells.append(cell)
                         client.timeout = int(record_timeout)
                         client.timed_out = None
@@ -331,9 +313,9 @@ def _note_error(result: Execution, cell, index: int, question: str) -> None:
 
 
 def execute(notebook: Path, sandbox: Sandbox, env: dict[str, str], *, cell_timeout: float,
-            record_timeout: float, record_folder: Path | None, prepare_record=lambda: None,
+            record_timeout: float, record_cell: str | None, prepare_record=lambda: None,
             seed: int | None = None, seed_variable: str | None = None, log_file: Path) -> Execution:
-    """Run ``notebook`` in ``sandbox``; record the hidden tests into ``record_folder`` afterwards.
+    """Run ``notebook`` in ``sandbox``, then the cell ``record_cell`` that records the hidden tests.
 
     ``prepare_record`` runs just before the recording cell (it puts the test files in place).
     """
@@ -341,7 +323,7 @@ def execute(notebook: Path, sandbox: Sandbox, env: dict[str, str], *, cell_timeo
     nb = nbformat.read(str(notebook), as_version=4)
     cells = code_cells(nb, seed, seed_variable)
     result = Execution()
-    asyncio.run(_run(cells, sandbox, env, cell_timeout, record_timeout, record_folder, prepare_record,
+    asyncio.run(_run(cells, sandbox, env, cell_timeout, record_timeout, record_cell, prepare_record,
                      result, log_file))
     result.seconds = time.monotonic() - start
     shutil.rmtree(sandbox.workdir / ".ipython", ignore_errors=True)

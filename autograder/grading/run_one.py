@@ -11,17 +11,21 @@ Student code runs only inside the sandboxed kernel; this process replays its dat
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import resource
 import shutil
-import sys
 import time
 import zipfile
 from pathlib import Path
 
-from . import execute, sandbox, tamper, verdict
+from .. import REPO_ROOT
+from . import execute, safe_io, sandbox, tamper, verdict
 
 MAX_LOG_BYTES = 512 << 20
+LOG_NAME = ".hidden-tests-log.pt"  # written by the kernel into its work folder, read back with safe_io
+#: The parts of the grader's package the kernel imports to record the hidden tests (read-only there).
+LIBRARY = [REPO_ROOT / "autograder" / name for name in ("__init__.py", "course_checks", "grading", "data.py")]
 GRADER_FILES = ("course_checks.py", "course_data.py")  # copied next to the notebook; never expected.pt
 
 
@@ -52,7 +56,7 @@ def _inputs_only(expected: Path, dest: Path) -> None:
     torch.save({fn: [{**case, "expected": None} for case in cases] for fn, cases in table.items()}, dest)
 
 
-def _pristine_fingerprints(files_dir: Path) -> dict:
+def _pristine_fingerprints() -> dict:
     import importlib
 
     for dotted in verdict.seal.WATCHED:  # load every watched module here, untouched
@@ -63,12 +67,7 @@ def _pristine_fingerprints(files_dir: Path) -> dict:
                 break
             except ImportError:
                 continue
-    with verdict.pristine_checks(files_dir):
-        import course_checks  # noqa: F401
-
-        prints = verdict.seal.fingerprints()
-        sys.modules.pop("course_checks", None)
-    return prints
+    return verdict.seal.fingerprints()
 
 
 def run(args: argparse.Namespace) -> None:
@@ -77,9 +76,10 @@ def run(args: argparse.Namespace) -> None:
 
     start = time.monotonic()
     scratch = Path(args.scratch)
-    private, work, out = scratch / "private", scratch / "work", scratch / "out"
+    private, work, out, record = scratch / "private", scratch / "work", scratch / "out", scratch / "record"
     for d in (private, work, out):
         d.mkdir(parents=True, exist_ok=True)
+    private.chmod(0o700)
     with zipfile.ZipFile(args.autograder_zip) as zf:
         zf.extractall(private)
     config = json.loads((private / "otter_config.json").read_text())
@@ -91,44 +91,42 @@ def run(args: argparse.Namespace) -> None:
 
     tampering = tamper.scan_notebook(notebook)
     limits = sandbox.Limits(memory_bytes=int(args.memory_gb * (1 << 30)))
-    box = sandbox.Sandbox(work, readable=[Path(p) for p in args.readable], limits=limits, slot=args.slot,
+    # The recording's folder: made by the grader before the kernel starts, outside the work folder,
+    # read-only in the sandbox, and filled only after the notebook ran.
+    record.mkdir(mode=0o755)
+    readable = [Path(p) for p in args.readable] + [record, *LIBRARY]
+    box = sandbox.Sandbox(work, readable=readable, limits=limits, slot=args.slot,
                           gpu=args.gpu, use_bwrap=not (args.no_sandbox or args.in_container))
-    record = work / ".grading"
 
     def prepare_record() -> None:
-        (record / "tests").mkdir(parents=True, exist_ok=True)
+        (record / "tests").mkdir(mode=0o755)
         for test in (private / "tests").glob("*.py"):
             shutil.copyfile(test, record / "tests" / test.name)
-        shutil.copyfile(files_dir / "course_checks.py", record / "course_checks.py")
-        shutil.copyfile(Path(verdict.seal.__file__), record / "course_seal.py")
         _inputs_only(files_dir / "expected.pt", record / "expected.pt")
-        box.prepare()
 
     box.prepare()
     env = {k: v for k, v in args.env}
     env.update(HOME=str(work), IPYTHONDIR=str(work / ".ipython"), MPLCONFIGDIR=str(work / ".matplotlib"),
                TMPDIR="/tmp" if box.available else str(work), PYTHONDONTWRITEBYTECODE="1")
+    cell = verdict.seal.record_cell(str(REPO_ROOT), str(record), str(work / LOG_NAME))
     run_info = execute.execute(notebook, box, env, cell_timeout=args.cell_timeout,
-                               record_timeout=args.record_timeout, record_folder=record,
+                               record_timeout=args.record_timeout, record_cell=cell,
                                prepare_record=prepare_record, seed=config.get("seed"),
                                seed_variable=config.get("seed_variable"), log_file=scratch / "kernel-log.txt")
 
     log, not_run = None, run_info.record_error
-    log_path = record / "log.pt"
     if not not_run:
-        if not log_path.is_file():
-            not_run = "the sandboxed run left no log of the hidden tests"
-        elif log_path.stat().st_size > MAX_LOG_BYTES:
-            not_run = f"the log of the hidden tests is larger than {MAX_LOG_BYTES >> 20} MB"
-        else:
-            try:
-                log = torch.load(log_path, weights_only=True, map_location="cpu")
-                if not isinstance(log, dict) or not isinstance(log.get("tests"), dict):
-                    raise ValueError("it is not a log")
-            except Exception as exc:  # a forged or truncated log is refused, not trusted
-                log, not_run = None, f"the log of the hidden tests could not be read ({type(exc).__name__})"
+        try:
+            raw = safe_io.read_back(work, LOG_NAME, MAX_LOG_BYTES)
+            log = torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
+            if not isinstance(log, dict) or not isinstance(log.get("tests"), dict):
+                raise ValueError("it is not a log")
+        except safe_io.ReadBackError as exc:
+            not_run = f"the sandboxed run left no usable log of the hidden tests ({exc})"
+        except Exception as exc:  # a forged or truncated log is refused, not trusted
+            log, not_run = None, f"the log of the hidden tests could not be read ({type(exc).__name__})"
     if log is not None:
-        tampering += tamper.compare_fingerprints(log.get("fingerprints", {}), _pristine_fingerprints(files_dir))
+        tampering += tamper.compare_fingerprints(log.get("fingerprints", {}), _pristine_fingerprints())
     kernel_tests = set(json.loads(args.kernel_tests)) if args.kernel_tests else set()
     results, sources = verdict.judge(log, verdict.test_files(private / "tests"), files_dir,
                                      kernel_tests=kernel_tests, tampering=tampering, not_run=not_run)
@@ -148,7 +146,7 @@ def run(args: argparse.Namespace) -> None:
     if run_info.notebook is not None:  # what the notebook printed, for the instructor
         import nbformat
 
-        run_info.notebook.cells = [c for c in run_info.notebook.cells if "_record_hidden_tests" not in c.source]
+        run_info.notebook.cells = [c for c in run_info.notebook.cells if verdict.seal.RECORD_MARK not in c.source]
         nbformat.write(run_info.notebook, out / "executed.ipynb")
     (out / "status.json").write_text(json.dumps({
         "status": status, "sandboxed": box.available or args.in_container, "problems": [str(p) for p in run_info.problems],
@@ -161,8 +159,8 @@ def run(args: argparse.Namespace) -> None:
     }
     (out / "usage.json").write_text(json.dumps(usage))
     if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(private, ignore_errors=True)
+        for folder in (work, private, record):
+            safe_io.remove_tree(folder)
 
 
 def parser() -> argparse.ArgumentParser:

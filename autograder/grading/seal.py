@@ -10,19 +10,26 @@ the pristine test files, with stand-ins for the student's functions that hand ba
 in order. Only replay verdicts count, so monkeypatching ``numpy.testing``, ``torch`` or the checks
 inside the kernel cannot pass a test, and the log is data only (loaded with ``weights_only=True``).
 
-This file is also copied into the sandbox as ``course_seal``: it needs only torch and numpy.
+The kernel imports this module from a read-only view of the grader's own package; the checks
+find the running session through ``course_checks.sealing`` (the protocol both sides import), and
+``shipped_modules`` is the one place that makes a test's ``import course_checks`` resolve to them.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import inspect
 import sys
 import types
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
+
+from .. import course_checks, data
+from ..course_checks import sealing
+from ..course_checks.compare import CheckFailure
 
 MAX_STRING = 20_000
 MAX_DEPTH = 12
@@ -296,20 +303,15 @@ class Session:
 
 
 def _exception(exc: BaseException) -> list:
-    return [type(exc).__name__, str(exc)[:MAX_STRING], type(exc).__module__ == "course_checks"]
+    return [type(exc).__name__, str(exc)[:MAX_STRING], isinstance(exc, CheckFailure)]
 
 
 def _result(event: dict, args: tuple) -> Any:
     if "raised" in event:
         kind, message, is_check = event["raised"]
-        base = _check_failure() if is_check else Exception
+        base = CheckFailure if is_check else Exception
         raise type(kind, (base,), {"__module__": "builtins"})(message)
     return decode(event["value"], args)
-
-
-def _check_failure() -> type:
-    checks = sys.modules.get("course_checks")
-    return getattr(checks, "CheckFailure", AssertionError)
 
 
 # --------------------------------------------------------------------------- record side
@@ -317,20 +319,19 @@ class Recorder:
     """Wraps a student callable in the kernel: calls go through and are logged."""
 
     def __init__(self, session: Session, name: str, target: Callable):
-        self.__seal_session__, self.__name__, self.__seal_target__ = session, name, target
+        self._session, self.__name__, self._target = session, name, target
+        setattr(self, sealing.TARGET, target)
+        setattr(self, sealing.REWRAP, lambda other: Recorder(session, name, other))
         self.__doc__ = getattr(target, "__doc__", None)
 
-    def __seal_rewrap__(self, target: Callable) -> "Recorder":
-        return Recorder(self.__seal_session__, self.__name__, target)
-
     def __call__(self, *args, **kwargs):
-        session = self.__seal_session__
+        session = self._session
         if session.depth:
-            return self.__seal_target__(*args, **kwargs)
+            return self._target(*args, **kwargs)
         session.depth += 1
         event = {"kind": "call", "name": self.__name__}
         try:
-            value = self.__seal_target__(*args, **kwargs)
+            value = self._target(*args, **kwargs)
         except Exception as exc:
             event["raised"] = _exception(exc)
             raise
@@ -393,22 +394,20 @@ class Replayer:
     """Stands for a student function in the replaying process: hands back logged results."""
 
     def __init__(self, session: Session, name: str, facts: dict | None, namespace: dict):
-        self.__seal_session__, self.__name__ = session, name
+        self._session, self.__name__ = session, name
         facts = facts or {}
-        self.__seal_function__ = True
-        self.__seal_source__ = facts.get("source")
-        self.__seal_global_loads__ = facts.get("global_loads", [])
+        setattr(self, sealing.FUNCTION, True)
+        setattr(self, sealing.SOURCE, facts.get("source"))
+        setattr(self, sealing.GLOBAL_LOADS, facts.get("global_loads", []))
+        setattr(self, sealing.REWRAP, lambda other: self)  # helpers were already rebound in the kernel
         self.__code__ = types.SimpleNamespace(co_names=tuple(facts.get("co_names", ())), co_consts=())
         self.__globals__ = namespace
 
     def __repr__(self) -> str:
         return f"<function {self.__name__}>"
 
-    def __seal_rewrap__(self, target: Callable) -> "Replayer":
-        return self
-
     def __call__(self, *args, **kwargs):
-        session = self.__seal_session__
+        session = self._session
         event = session.next_event("call", self.__name__)
         everything = (*args, *kwargs.values())
         for arg, state in zip(everything, event.get("states", [])):
@@ -459,8 +458,7 @@ def run_tests(session: Session, files: list[tuple[str, str]], argument: Callable
         tf = ExceptionTestFile.from_string(source, path=path)
         rows = results.setdefault(tf.name, [])
         for tc in tf.test_cases:
-            global SESSION
-            SESSION = session
+            sealing.SEAL.session = session
             passed, message, replayable = True, "✅ Test case passed", True
             try:
                 session.begin(f"{tf.name}::{tc.name}")
@@ -472,7 +470,7 @@ def run_tests(session: Session, files: list[tuple[str, str]], argument: Callable
             except Exception as exc:
                 passed, message = False, failure_message(exc, source, path, tf.name)
             finally:
-                SESSION = None
+                sealing.SEAL.session = None
             session.end(passed, message)
             rows.append((tc.name, passed, message, replayable, f"{tf.name}::{tc.name}" in session.observed))
     return results
@@ -523,7 +521,7 @@ def fingerprint(obj: Any) -> str:
     return f"{type(obj).__name__} {getattr(obj, '__module__', None)}.{getattr(obj, '__qualname__', None)} {filename}"
 
 
-def fingerprints(names: tuple[str, ...] = WATCHED, extra_modules: tuple[str, ...] = ("course_checks",)) -> dict:
+def fingerprints(names: tuple[str, ...] = WATCHED, extra_modules: tuple[str, ...] = ("autograder.course_checks",)) -> dict:
     """Fingerprints of the ``names`` whose modules are loaded, and of the functions of ``extra_modules``."""
     out = {}
     for dotted in names:
@@ -558,19 +556,54 @@ def record(namespace: dict, files: list[tuple[str, str]], path: str, seen: dict 
     session = Session("record")
     session.log["fingerprints"] = seen if seen is not None else fingerprints()
     session.log["snapshot"] = snapshot(namespace)
-    run_tests(session, files, record_arguments(session, namespace))
+    with shipped_modules():
+        run_tests(session, files, record_arguments(session, namespace))
     torch.save(session.log, path)
+
+
+RECORD_CELL = """\
+def _record_hidden_tests(library={library!r}, folder={folder!r}, log={log!r}):
+    import glob, os, sys
+    sys.path.insert(0, library)
+    from autograder.grading import seal
+    seen = seal.fingerprints()
+    files = [(p, open(p, encoding="utf-8").read()) for p in sorted(glob.glob(os.path.join(folder, "tests", "*.py")))]
+    os.chdir(folder)
+    seal.record(globals(), files, log, seen)
+_record_hidden_tests()
+"""
+#: Marks the recording cell, so that it can be left out of the executed notebook.
+RECORD_MARK = "_record_hidden_tests"
+
+
+def record_cell(library: str, folder: str, log: str) -> str:
+    """The kernel's last cell: import this module from ``library`` (the folder holding the grader's
+    ``autograder`` package), run the tests of ``folder/tests`` on the notebook's globals, save to ``log``."""
+    return RECORD_CELL.format(library=library, folder=folder, log=log)
 
 
 def replay(log: dict, files: list[tuple[str, str]]) -> dict:
     """Grader side: the verdicts of the tests on the logged data."""
     session = Session("replay", log)
-    return run_tests(session, files, replay_arguments(session))
+    with shipped_modules():
+        return run_tests(session, files, replay_arguments(session))
 
 
-def active() -> Session | None:
-    """The session course_checks should cooperate with, if any."""
-    return SESSION
+#: What a test's ``import NAME`` finds while the grader runs it: the grader's own pristine modules.
+SHIPPED = {"course_checks": course_checks, "course_data": data}
 
 
-SESSION: Session | None = None
+@contextlib.contextmanager
+def shipped_modules() -> Iterator[None]:
+    """Make ``import course_checks`` and ``import course_data`` give the grader's own modules, whatever
+    a notebook (or an earlier import from a student folder) put in ``sys.modules``; restore after."""
+    saved = {name: sys.modules.get(name) for name in SHIPPED}
+    sys.modules.update(SHIPPED)
+    try:
+        yield
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module

@@ -12,9 +12,7 @@ Each hidden test gets one verdict:
 
 from __future__ import annotations
 
-import os
-import sys
-from contextlib import contextmanager
+import contextlib
 from pathlib import Path
 
 from otter.test_files import GradingResults
@@ -31,20 +29,6 @@ def test_files(folder: Path) -> list[tuple[str, str]]:
     return [(str(p), p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.py"))]
 
 
-@contextmanager
-def pristine_checks(files_dir: Path):
-    """Import the autograder's own course_checks (and expected.pt) for replay, and clean up after."""
-    old_cwd = os.getcwd()
-    sys.path.insert(0, str(files_dir))
-    sys.modules.pop("course_checks", None)
-    sys.modules["course_seal"] = seal
-    os.chdir(files_dir)
-    try:
-        yield
-    finally:
-        os.chdir(old_cwd)
-        sys.path.remove(str(files_dir))
-        sys.modules.pop("course_seal", None)
 
 
 def judge(log: dict | None, files: list[tuple[str, str]], files_dir: Path, *, kernel_tests: set[str],
@@ -54,7 +38,7 @@ def judge(log: dict | None, files: list[tuple[str, str]], files_dir: Path, *, ke
     verdicts: dict[str, tuple[bool, str]] = {}
     sources: dict[str, dict] = {}
     if log is not None:
-        with pristine_checks(files_dir):
+        with contextlib.chdir(files_dir):  # expected.pt
             replayed = seal.replay(log, files)
         for file_name, rows in replayed.items():
             for name, passed, message, replayable, observed in rows:

@@ -1,0 +1,223 @@
+"""Checks against the solution: the recorded cases of ``cases.py`` and the solution's values.
+
+``build`` runs the solution on the inputs of ``solutions/<id>/cases.py`` and saves inputs and
+outputs as ``expected.pt``, which only the autograder carries. Hidden tests call the student's
+function on the same inputs and compare.
+"""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+import torch
+
+from .compare import (CheckFailure, assert_scalar_close, assert_sequence_close, assert_tensor_close,
+                      assert_tensor_like, assert_same_structure, describe, tolerances_for)
+from .sealing import REWRAP, UNKNOWN, _recording, _session, _target
+
+EXPECTED_FILE = "expected.pt"
+
+
+def graded_functions(path: str | Path = EXPECTED_FILE) -> set[str]:
+    """Names of the functions with recorded cases, i.e. graded by questions of their own."""
+    return set(torch.load(path, weights_only=True)) if Path(path).exists() else set()
+
+def with_helpers(fn: Callable, **replacements: Callable) -> Callable:
+    """Return ``fn`` with some of the global names it uses rebound, so that a bug in one
+    question's helper does not cost points again in the question that calls it."""
+    wrapper, fn = fn, _target(fn)
+    if not isinstance(fn, types.FunctionType):
+        return wrapper
+    used = {n: r for n, r in replacements.items() if n in fn.__code__.co_names}
+    if not used:
+        return wrapper
+    env = {**fn.__globals__, **used}
+    clone = types.FunctionType(fn.__code__, env, fn.__name__, fn.__defaults__, fn.__closure__)
+    clone.__kwdefaults__ = fn.__kwdefaults__
+    return getattr(wrapper, REWRAP)(clone) if wrapper is not fn else clone
+
+
+def _clone(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_clone(v) for v in value)
+    return value
+
+def load_expected(fn_name: str, path: str | Path = EXPECTED_FILE) -> list[dict]:
+    """Load the recorded cases of one function (expected values are ``UNKNOWN`` while recording)."""
+    cases = torch.load(path, weights_only=True)[fn_name]
+    if _recording():
+        _session().note_expected_values()
+        cases = [{**case, "expected": UNKNOWN} for case in cases]
+    return cases
+
+
+def _signature(fn_name: str, args: tuple) -> str:
+    return f"{fn_name}({', '.join(describe(a) if isinstance(a, torch.Tensor) else repr(a) for a in args)})"
+
+
+def replay(
+    fn: Callable,
+    fn_name: str,
+    *,
+    only: Callable[[str], bool] | None = None,
+    helpers: Mapping[str, Callable] | None = None,
+    path: str | Path = EXPECTED_FILE,
+) -> Iterator[tuple[dict, tuple, str, Any]]:
+    """Call ``fn`` on each recorded case of ``fn_name`` whose name passes ``only``.
+
+    Yields ``(case, args, label, actual)``; an exception in the student's code becomes a
+    ``CheckFailure`` naming the case, and a missing function fails before any call.
+    """
+    if fn is None or not callable(fn):
+        raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
+    fn = with_helpers(fn, **(helpers or {}))
+    for case in load_expected(fn_name, path):
+        if only is not None and not only(case["name"]):
+            continue
+        args = _clone(case["args"])
+        label = f"{_signature(fn_name, args)} [case '{case['name']}']"
+        try:
+            actual = fn(*args)
+        except Exception as exc:  # the student's code raised: report it as a sentence
+            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+        yield case, args, label, actual
+
+
+def check_against_solution(
+    fn: Callable,
+    fn_name: str,
+    *,
+    only: Callable[[str], bool] | None = None,
+    helpers: Mapping[str, Callable] | None = None,
+    path: str | Path = EXPECTED_FILE,
+) -> int:
+    """Call ``fn`` on the recorded cases whose names pass ``only`` and compare with the solution.
+
+    Returns the number of cases checked; fails with the case name and the first difference.
+    """
+    checked = 0
+    for case, _, label, actual in replay(fn, fn_name, only=only, helpers=helpers, path=path):
+        expected = case["expected"]
+        if expected is UNKNOWN:
+            pass
+        elif isinstance(expected, torch.Tensor):
+            assert_tensor_close(actual, expected, name=label)
+        else:
+            assert_scalar_close(actual, float(expected), name=label)
+        checked += 1
+    if checked == 0:
+        raise CheckFailure(f"No recorded cases of {fn_name} matched; the autograder is misconfigured.")
+    return checked
+
+def _first_dtype(args: tuple) -> torch.dtype | None:
+    return next((a.dtype for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()), None)
+
+
+def check_tuple_against_solution(
+    fn: Callable,
+    fn_name: str,
+    *,
+    parts: tuple[str, ...],
+    only: Callable[[str], bool] | None = None,
+    helpers: Mapping[str, Callable] | None = None,
+    tolerances: Mapping[torch.dtype, tuple[float, float]] | None = None,
+    hints: Mapping[str, str] | None = None,
+    path: str | Path = EXPECTED_FILE,
+) -> int:
+    """Like ``check_against_solution`` for a function that returns a tuple, e.g. ``(Theta, losses)``.
+
+    ``parts`` names the tuple's entries for the feedback. Tensors, numbers and lists of numbers
+    are compared with the (rtol, atol) of the dtype of the case's first floating-point argument
+    (``tolerances`` overrides ``TOLERANCES``); ``hints`` adds a sentence to a part's failures.
+    Lists are compared (length, then values) before the other parts, so a loop that stops too
+    early is reported as such rather than as a wrong tensor.
+    """
+    hints = hints or {}
+    checked = 0
+    for case, args, label, actual in replay(fn, fn_name, only=only, helpers=helpers, path=path):
+        if not isinstance(actual, (tuple, list)) or len(actual) != len(parts):
+            raise CheckFailure(
+                f"{label} should return a tuple ({', '.join(parts)}), but it returned {describe(actual)}."
+            )
+        dtype = _first_dtype(args)
+        rtol, atol = (tolerances or {}).get(dtype, tolerances_for(dtype))
+        if case["expected"] is UNKNOWN:
+            checked += 1
+            continue
+        triples = list(zip(parts, actual, case["expected"]))
+        triples.sort(key=lambda t: not isinstance(t[2], (list, tuple)))  # lengths first, then tensors
+        for part, got, want in triples:
+            name = f"{part} returned by {label}"
+            hint = hints.get(part, "")
+            try:
+                if isinstance(want, torch.Tensor):
+                    assert_tensor_close(got, want, name=name, rtol=rtol, atol=atol)
+                elif isinstance(want, (list, tuple)):
+                    assert_sequence_close(got, want, name=name, rtol=rtol, atol=atol, hint=hint)
+                else:
+                    assert_scalar_close(got, float(want), name=name, rtol=rtol, atol=atol)
+            except CheckFailure as exc:
+                message = str(exc)
+                if hint and hint not in message:
+                    message = f"{message} {hint}"
+                raise CheckFailure(message) from None
+        checked += 1
+    if checked == 0:
+        raise CheckFailure(f"No recorded cases of {fn_name} matched; the autograder is misconfigured.")
+    return checked
+
+def check_structure_against_solution(fn: Callable, fn_name: str, *, path: str | Path = EXPECTED_FILE) -> int:
+    """Like ``check_against_solution`` for functions that return dicts, tuples and strings."""
+    if fn is None or not callable(fn):
+        raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
+    checked = 0
+    for case in load_expected(fn_name, path):
+        args = _clone(case["args"])
+        label = f"{_signature(fn_name, args)}"
+        try:
+            actual = fn(*args)
+        except Exception as exc:
+            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+        if actual is None:
+            raise CheckFailure(f"{label} returned None, but a dict was expected. Did you forget a `return`?")
+        if case["expected"] is not UNKNOWN:
+            assert_same_structure(actual, case["expected"], name=label)
+        checked += 1
+    return checked
+
+def assert_finite_like_solution(
+    fn: Callable,
+    fn_name: str,
+    *,
+    hint: str,
+    only: Callable[[str], bool] | None = None,
+    helpers: Mapping[str, Callable] | None = None,
+    path: str | Path = EXPECTED_FILE,
+) -> int:
+    """Fail, with ``hint``, where ``fn`` gives nan or inf on a recorded case whose solution value is finite.
+
+    Meant to run before ``check_against_solution`` in stability tests, so that the feedback explains the
+    overflow in the terms of the question instead of only reporting a wrong value.
+    """
+    checked = 0
+    for case, _, label, actual in replay(fn, fn_name, only=only, helpers=helpers, path=path):
+        expected = case["expected"]
+        if not isinstance(expected, torch.Tensor):
+            continue
+        assert_tensor_like(actual, name=label)
+        if actual.shape != expected.shape or not actual.is_floating_point():
+            continue  # reported by check_against_solution
+        actual = actual.detach().cpu()
+        bad = ~torch.isfinite(actual) & torch.isfinite(expected)
+        if bool(bad.any()):
+            index = tuple(int(i) for i in bad.nonzero()[0]) if actual.ndim else ()
+            raise CheckFailure(
+                f"{label} contains {int(bad.sum())} nan or inf value(s) where the reference is finite; at index "
+                f"{index} the reference gives {expected[index].item():.6g} and yours {actual[index].item()}. {hint}"
+            )
+        checked += 1
+    return checked
