@@ -92,7 +92,7 @@ def cmd_grade(args) -> int:
             expected = {d.path.name: d.expected_total for d in made}
         start = time.monotonic()
         options = batch.Options(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_gb=args.memory_gb,
-                                sandbox=not args.no_sandbox)
+                                disk_gb=args.disk_gb, sandbox=not args.no_sandbox)
         outcomes, frame = batch.grade(a, paths, out, workers=args.workers, runner=runner, options=options,
                                       resume=not args.no_resume)
         wall = time.monotonic() - start
@@ -155,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="limit per notebook cell in seconds; a cell past it is interrupted and grading goes on")
     p.add_argument("--memory-gb", type=float, default=sandbox.DEFAULT_MEMORY_GB,
                    help="memory limit of each sandboxed kernel")
+    p.add_argument("--disk-gb", type=float, default=sandbox.DEFAULT_DISK_GB,
+                   help="limit of what one notebook may write into its work folder, in total")
     p.add_argument("--no-sandbox", action="store_true", help="run kernels without bubblewrap (status says so)")
     p.add_argument("--no-resume", action="store_true", help="regrade submissions already graded into --out")
     container.add_arguments(p)

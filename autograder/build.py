@@ -143,26 +143,21 @@ def grade_solution(a: Assignment, solution_nb: Path, zip_path: Path):
     return results
 
 
-def kernel_tests(a: Assignment, scratch: Path) -> list[str]:
-    """Grade the built solution the sealed way; return the tests whose replay cannot pass.
-
-    Those keep the verdict they reach inside the sandboxed kernel (see grading/verdict.py). A test
-    that fails both ways, or one that needs expected values yet cannot be replayed, is a build error.
-    """
+def check_sealed(a: Assignment, scratch: Path) -> None:
+    """Grade the built solution the way ``grade`` grades students (sandboxed kernel, data log, replay)
+    and fail, naming the tests, unless every test passes there too: a test that cannot be replayed
+    from the log would fail every student."""
     from .grading import batch
 
     options = batch.Options(timeout=1800, cell_timeout=900)
     outcome = batch.grade_one(a, a.solution_notebook, a.solution_notebook.name, scratch, options=options)
-    status_file = scratch / "out" / "status.json"
-    if outcome.results.has_catastrophic_failure() or not status_file.exists():
+    if outcome.results.has_catastrophic_failure():
         raise BuildError(f"{a.id}: sealed grading of the solution failed: {outcome.status}")
-    verdicts = json.loads(status_file.read_text())["verdicts"]
-    kernel = sorted(k for k, v in verdicts.items() if not v["sealed"] and v["kernel"])
-    broken = sorted(k for k, v in verdicts.items() if not v["sealed"] and (not v["kernel"] or v["uses_expected"]))
-    if broken or len(verdicts) == 0:
-        raise BuildError(f"{a.id}: the solution fails these tests when graded sealed: {', '.join(broken) or 'all'} "
-                         f"({outcome.status})")
-    return kernel
+    failing = [f"{q} ({res.test_case.name}): {res.message.strip().splitlines()[-1]}"
+               for q, tf in outcome.results.results.items() for res in tf.test_case_results if not res.passed]
+    if failing:
+        raise BuildError(f"{a.id}: the solution fails these tests when graded sealed ({outcome.status}):\n  "
+                         + "\n  ".join(failing))
 
 
 def generate(a: Assignment, out: Path) -> Path:
@@ -197,12 +192,11 @@ def build(a: Assignment, *, run_tests: bool = True) -> BuildResult:
         a.dist_dir.mkdir(parents=True)
         shutil.copy(built_zip, a.autograder_zip)
         shutil.copy(solution, a.solution_notebook)
-        points = {q: d["possible"] for q, d in results.to_dict().items()} if results else {}
-        info = {"digest": source_digest(a), "points": points}
-        (a.dist_dir / BUILD_INFO).write_text(json.dumps(info))
         if run_tests:
-            info["kernel_tests"] = kernel_tests(a, tmp / "sealed")
-            (a.dist_dir / BUILD_INFO).write_text(json.dumps(info))
+            check_sealed(a, tmp / "sealed")
+        points = {q: d["possible"] for q, d in results.to_dict().items()} if results else {}
+        # written last: a build that failed above is never taken for a current one
+        (a.dist_dir / BUILD_INFO).write_text(json.dumps({"digest": source_digest(a), "points": points}))
     return BuildResult(
         a,
         expected_cases=sum(len(v) for v in expected.values()),

@@ -134,3 +134,67 @@ def test_fingerprints_tell_a_replaced_function_from_the_original():
         np.testing.assert_allclose = saved
     assert tamper.compare_fingerprints(changed, pristine)
     assert not tamper.compare_fingerprints(pristine, pristine)
+
+
+# --------------------------------------------------------------------------- forged and malformed logs
+def _honest_log(double) -> dict:
+    files = [("q1.py", TEST_FILE)]
+    session = seal.Session("record")
+    session.log["snapshot"] = seal.snapshot({"double": double})
+    seal.run_tests(session, files, seal.record_arguments(session, {"double": double}))
+    return session.log
+
+
+def _verdicts(log, files=(("q1.py", TEST_FILE),)):
+    return [(name, passed) for name, passed, *_ in seal.replay(log, list(files))["q1"]]
+
+
+def test_a_forged_log_with_no_events_and_passing_kernel_verdicts_scores_nothing():
+    log = _honest_log(lambda x: x * 0)  # a blank-ish notebook
+    for entry in log["tests"].values():  # what the 26/26 attack wrote: no events, "passed", no flags
+        entry.clear()
+        entry.update({"events": [], "kernel": {"passed": True, "message": "✅ Test case passed"}})
+    log.pop("fingerprints", None)
+    assert _verdicts(log) == [("q1 - 1", False), ("q1 - 2", False)]
+
+
+def test_what_the_kernel_says_about_its_verdicts_changes_nothing():
+    wrong = _honest_log(lambda x: x * 3)
+    before = _verdicts(wrong)
+    for entry in wrong["tests"].values():
+        entry["kernel"] = {"passed": True, "message": "✅ Test case passed"}
+        entry.pop("uses_expected", None)
+    assert _verdicts(wrong) == before == [("q1 - 1", True), ("q1 - 2", False)]
+
+
+@pytest.mark.parametrize("mangle, still_passing", [
+    (lambda log: log.update(tests=["not", "a", "dict"]), False),
+    (lambda log: log["tests"].update({k: "junk" for k in log["tests"]}), False),
+    (lambda log: [e.update(events=[1, None, "x"]) for e in log["tests"].values()], False),
+    (lambda log: [e.update(events=[{"kind": "value"}] * 3) for e in log["tests"].values()], False),
+    (lambda log: log.update(snapshot={"double": {"kind": "data", "value": {"__nope__": 1}}, "x": 5}), True),
+], ids=["tests-not-a-dict", "entries-not-dicts", "events-not-dicts", "events-of-the-wrong-kind", "bad-snapshot"])
+def test_a_malformed_log_can_only_lose_points(mangle, still_passing):
+    log = _honest_log(lambda x: x * 2)  # correct: both tests pass honestly
+    assert _verdicts(log) == [("q1 - 1", True), ("q1 - 2", True)]
+    mangle(log)
+    assert _verdicts(log) == [("q1 - 1", still_passing), ("q1 - 2", still_passing)]
+
+
+def test_fingerprints_that_the_kernel_left_out_are_flagged_not_ignored():
+    pristine = seal.fingerprints(("numpy.testing.assert_allclose", "torch.allclose"), ())
+    assert not tamper.compare_fingerprints(dict(pristine), pristine)
+    partial = dict(pristine)
+    partial.pop("torch.allclose")
+    assert any("does not report torch.allclose" in f for f in tamper.compare_fingerprints(partial, pristine))
+    assert tamper.compare_fingerprints({}, pristine) and tamper.compare_fingerprints(None, pristine)
+
+
+def test_function_code_comes_from_the_submitted_notebook():
+    cells = ["import torch\ndef softmax(z):\n    return torch.softmax(z, dim=1)",
+             "%time x = 1\ndef softmax(z):\n    e = torch.exp(z - z.max(dim=1, keepdim=True).values)\n    return e / e.sum(1, keepdim=True)",
+             "scale = lambda z: z * Y"]
+    facts = seal.notebook_functions(cells)
+    assert "torch.exp" in facts["softmax"]["source"] and "torch.softmax" not in facts["softmax"]["source"]
+    assert facts["scale"]["global_loads"] == ["Y"]
+    assert "exp" in facts["softmax"]["co_names"]

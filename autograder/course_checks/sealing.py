@@ -62,6 +62,17 @@ def _observation(name: str, compute: Callable[[], Any]) -> Any:
     return compute() if session is None else session.observe(name, compute)
 
 
+def observe(name: str, compute: Callable[[], Any]) -> Any:
+    """Run ``compute()`` where the notebook ran and return its result, which must be plain data
+    (tensors, numbers, strings, lists, tuples, dicts of those).
+
+    For tests that need the student's own objects (a model class, a data set, a loader): compute the
+    facts to check inside ``compute`` and assert on what it returns. Under the grader, ``compute``
+    runs in the student's kernel, and only its data result reaches the process that judges it.
+    """
+    return _observation(name, compute)
+
+
 def _target(fn: Any) -> Any:
     """The student's function behind a recording wrapper (itself otherwise)."""
     return getattr(fn, TARGET, fn)

@@ -23,9 +23,11 @@ from otter.test_files import GradingResults
 from .. import REPO_ROOT
 from ..assignments import Assignment
 from . import feedback, sandbox, submissions
+from .run_one import RunReport
 
 DEFAULT_TIMEOUT = 600.0  # Gradescope's default limit, in seconds
 DEFAULT_CELL_TIMEOUT = 300.0
+KILL_GRACE = 20.0  # seconds past --timeout before a run_one that did not finish in time is killed
 DATA_ENV = "FASHION_MNIST_DIR"
 
 
@@ -64,14 +66,15 @@ class Options:
     timeout: float = DEFAULT_TIMEOUT  # the whole submission, wall clock
     cell_timeout: float = DEFAULT_CELL_TIMEOUT  # each notebook cell
     memory_gb: float = sandbox.DEFAULT_MEMORY_GB
+    disk_gb: float = sandbox.DEFAULT_DISK_GB  # the work folder in total
     sandbox: bool = True  # False: run kernels without bubblewrap (still under rlimits)
     gpu: bool = field(default_factory=lambda: Path("/dev/nvidiactl").exists())  # bind the NVIDIA devices
 
-    def run_one_args(self, a: Assignment) -> list[str]:
-        info = json.loads((a.dist_dir / "build-info.json").read_text())
+    def run_one_args(self, a: Assignment, deadline_unix: float) -> list[str]:
+        """``run_one``'s options; it plans its cells and recording to finish by ``deadline_unix``."""
         return ["--notebook-name", a.student_notebook.name, "--cell-timeout", f"{self.cell_timeout:g}",
                 "--record-timeout", f"{max(self.cell_timeout, 60):g}", "--memory-gb", f"{self.memory_gb:g}",
-                "--kernel-tests", json.dumps(sorted(info.get("kernel_tests", [])))]
+                "--disk-gb", f"{self.disk_gb:g}", "--deadline-unix", f"{deadline_unix:.3f}"]
 
 
 def _kill_tree(pid: int) -> None:
@@ -114,7 +117,7 @@ def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: flo
         if os.environ.get(name):
             kernel_env.setdefault(name, os.environ[name])
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": str(threads), **(extra_env or {})}
-    args = options.run_one_args(a)
+    args = options.run_one_args(a, time.time() + timeout)
     if runner is not None:  # e.g. container.DockerRunner: the same run_one, launched in a container
         cmd = runner(a.autograder_zip, path.resolve(), scratch, env, timeout, args)
     else:
@@ -128,8 +131,8 @@ def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: flo
     with open(scratch / "grader-log.txt", "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=scratch,
                                 start_new_session=True, stdin=subprocess.DEVNULL)
-        try:
-            proc.wait(timeout=timeout)
+        try:  # run_one plans to finish by the deadline; the kill is for one that could not
+            proc.wait(timeout=timeout + KILL_GRACE)
         except subprocess.TimeoutExpired:
             _kill_tree(proc.pid)
             return _failure(label, path, SubmissionTimeout(f"timed out after {timeout:g} s"), time.monotonic() - start)
@@ -144,11 +147,10 @@ def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: flo
     with open(out / "results.pkl", "rb") as f:
         results = dill.load(f)
     results.file = label
-    usage = json.loads((out / "usage.json").read_text())
-    status = json.loads((out / "status.json").read_text()) if (out / "status.json").exists() else {}
-    sources = [v["source"] for v in status.get("verdicts", {}).values()]
-    return Outcome(label, path, results, seconds, max(usage.values()), status.get("status", ""),
-                   tuple(status.get("cell_errors", ())), tuple((s, sources.count(s)) for s in sorted(set(sources))))
+    report = RunReport.read(out)
+    sources = [v["source"] for v in report.verdicts.values()]
+    return Outcome(label, path, results, seconds, max(report.peak_rss_mb, report.kernel_peak_rss_mb), report.status,
+                   tuple(report.cell_errors), tuple((s, sources.count(s)) for s in sorted(set(sources))))
 
 
 def _with_points_row(df: pd.DataFrame, points: dict[str, float]) -> pd.DataFrame:

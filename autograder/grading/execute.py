@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import nbformat
 import psutil
@@ -24,7 +24,9 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
+from . import watchdog
 from .sandbox import Sandbox
+from .watchdog import DiskWatch
 
 MAX_KERNEL_STARTS = 4
 IGNORE_TAG = "otter_ignore"
@@ -148,12 +150,35 @@ class SandboxedKernelManager(AsyncKernelManager):
     interrupt_kernel = _async_interrupt_kernel
 
 
-class GradingClient(NotebookClient):
-    """nbclient with per-cell timeouts that move on, and an output cap."""
+@dataclass(frozen=True)
+class Budget:
+    """The time a notebook gets. Cells run until ``cells_until``; whatever happens, the recording
+    of the hidden tests still gets the time up to ``record_until`` (both on ``time.monotonic``)."""
 
-    def __init__(self, *args, output_cap: int, **kwargs):
+    cell_timeout: float
+    record_timeout: float
+    cells_until: float = float("inf")
+    record_until: float = float("inf")
+    overall: float = 0.0  # the submission's limit in seconds, for the status (0: none)
+
+    @classmethod
+    def for_submission(cls, cell_timeout: float, record_timeout: float, overall: float,
+                       started: float, judge_margin: float = 10.0) -> "Budget":
+        """Keep a reserve for the recording: a quarter of ``overall``, at least 20 s, at most 150 s."""
+        if not overall:
+            return cls(cell_timeout, record_timeout)
+        reserve = min(max(overall / 4, 20.0), 150.0, overall / 2)
+        end = started + overall - min(judge_margin, overall / 10)
+        return cls(cell_timeout, record_timeout, cells_until=end - reserve, record_until=end, overall=overall)
+
+
+class GradingClient(NotebookClient):
+    """nbclient with per-cell timeouts that move on, an output cap and a watchdog."""
+
+    def __init__(self, *args, output_cap: int, disk: DiskWatch, **kwargs):
         super().__init__(*args, **kwargs)
         self.output_cap, self.output_bytes, self.dropped = output_cap, 0, 0
+        self.disk = disk
         self.timed_out: int | None = None  # index of the cell that timed out last
 
     async def _async_handle_timeout(self, timeout, cell=None):
@@ -171,8 +196,8 @@ class GradingClient(NotebookClient):
             return None
         return super().output(outs, msg, display_id, cell_index)
 
-    async def run_cell(self, cell, index: int):
-        self._current_index = index
+    async def run_cell(self, cell, index: int, timeout: float):
+        self._current_index, self.timeout, self.timed_out = index, max(1, int(timeout)), None
         watchdog = asyncio.ensure_future(self._watch())
         try:
             return await self.async_execute_cell(cell, index)
@@ -181,21 +206,22 @@ class GradingClient(NotebookClient):
             self.km.kill_strays()
 
     async def _watch(self) -> None:
-        """Stop the whole sandbox when it holds too many processes or too much memory in total."""
+        """Stop the whole sandbox when it holds too many processes, too much memory in total, or
+        its work folder too many bytes or files."""
         limits = self.km.sandbox.limits
         while True:
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(watchdog.INTERVAL)
             tree = self.km.process_tree()
-            rss = 0
-            for p in tree:
-                try:
-                    rss += p.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.km.peak_rss = max(self.km.peak_rss, rss)
-            if len(tree) > limits.tree_processes or rss > limits.memory_bytes:
-                self.km.tripped = (f"went over the sandbox's limits of {limits.tree_processes} processes or "
-                                   f"{limits.memory_bytes / 2**30:g} GB of memory in total")
+            count, rss = watchdog.tree_usage(tree)
+            self.km.peak_rss = max(self.km.peak_rss, max((watchdog.tree_usage([p])[1] for p in tree), default=0))
+            reason = ""
+            if count > limits.tree_processes or rss > limits.memory_bytes:
+                reason = (f"went over the sandbox's limits of {limits.tree_processes} processes or "
+                          f"{limits.memory_bytes / 2**30:g} GB of memory in total")
+            else:
+                reason = self.disk.check()
+            if reason:
+                self.km.tripped = reason
                 for p in tree:
                     try:
                         p.kill()
@@ -218,77 +244,133 @@ async def _responsive(client: GradingClient, grace: float) -> bool:
     return False
 
 
-async def _run(cells: list[tuple[str, str]], sandbox: Sandbox, env: dict[str, str], cell_timeout: float,
-               record_timeout: float, record_cell: str | None, prepare_record, result: Execution,
-               log_file: Path) -> None:
-    skip: set[int] = set()  # cells a fresh kernel leaves out: they killed, stalled or outran the last one
-    while result.kernel_starts < MAX_KERNEL_STARTS:
-        result.kernel_starts += 1
-        result.errors.clear()
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SETUP_SOURCE)] +
-                                      [nbformat.v4.new_code_cell(src) for src, _ in cells])
-        km = SandboxedKernelManager(transport="ipc", ip=str(sandbox.workdir / ".kernel"),
-                                    connection_file=str(sandbox.workdir / ".kernel.json"))
-        km.sandbox = sandbox
-        client = GradingClient(nb, km=km, timeout=int(cell_timeout), allow_errors=True, kernel_name="python3",
-                               resources={"metadata": {"path": str(sandbox.workdir)}}, startup_timeout=120,
-                               output_cap=sandbox.limits.output_bytes, iopub_timeout=10)
-        failed_at: int | None = 0  # 0: the kernel's start; None: the recording
-        result.notebook = nb
-        with open(log_file, "ab") as log:
-            try:
-                async with client.async_setup_kernel(env=env, preexec_fn=sandbox.preexec, stdout=log, stderr=log):
-                    await client.run_cell(nb.cells[0], 0)
-                    for i, (_, question) in enumerate(cells, 1):
-                        if i in skip:
-                            continue
-                        failed_at = i
-                        client.timed_out = None
-                        await client.run_cell(nb.cells[i], i)
-                        _note_error(result, nb.cells[i], i, question)
-                        if client.timed_out == i:
-                            if not any(p.index == i for p in result.problems):
-                                result.problems.append(CellProblem(i, question, f"timed out after {cell_timeout:g} s"))
-                            skip.add(i)
-                            if not await _responsive(client, 10):
-                                raise KernelStuck()
-                    failed_at = None
-                    if record_cell is not None:
-                        prepare_record()
-                        cell = nbformat.v4.new_code_cell(record_cell)
-                        nb.cells.append(cell)
-                        client.timeout = int(record_timeout)
-                        client.timed_out = None
-                        await client.run_cell(cell, len(nb.cells) - 1)
-                        if client.timed_out is not None:
-                            result.record_error = f"the hidden tests ran past {record_timeout:g} s in the kernel"
-                        elif any(o.get("output_type") == "error" for o in cell.outputs):
-                            err = next(o for o in cell.outputs if o.get("output_type") == "error")
-                            result.record_error = f"recording the hidden tests raised {err['ename']}: {err['evalue']}"[:300]
-                    result.output_dropped = client.dropped
-                    return
-            except (DeadKernelError, KernelStuck, RuntimeError) as exc:
-                log.write(f"\n[grader] kernel start {result.kernel_starts}: {type(exc).__name__}: {exc}\n".encode())
-                if failed_at is None:
-                    result.record_error = f"the kernel died while the hidden tests ran ({type(exc).__name__})"
-                    return
-                if failed_at == 0:
-                    result.record_error = f"the kernel could not start ({type(exc).__name__}: {str(exc)[:200]})"
-                    return
-                question = cells[failed_at - 1][1]
-                what = "ignored the interrupt and was stopped" if isinstance(exc, KernelStuck) else \
-                    f"{km.tripped} and was stopped" if km.tripped else "stopped the kernel (it exited or crashed)"
-                earlier = next((p for p in result.problems if p.index == failed_at), None)
-                if earlier is None:
-                    result.problems.append(CellProblem(failed_at, question, what))
-                else:
-                    earlier.what += f", and {what}"
-                skip.add(failed_at)
-            finally:
-                result.output_dropped = max(result.output_dropped, client.dropped)
-                result.peak_rss_mb = max(result.peak_rss_mb, km.peak_rss / 2**20)
-                await _stop(km)
-    result.record_error = f"the kernel was restarted {MAX_KERNEL_STARTS} times and still failed"
+@dataclass
+class _Run:
+    """What one notebook run shares across its kernel starts."""
+
+    cells: list[tuple[str, str]]
+    sandbox: Sandbox
+    env: dict[str, str]
+    budget: Budget
+    record_cell: str | None
+    prepare_record: Callable[[], None]
+    prepare_work: Callable[[], None]
+    result: Execution
+    log_file: Path
+    skip: set[int] = field(default_factory=set)  # cells later starts leave out: they killed, stalled or outran
+    cut: int | None = None  # the cell the overall limit cut; later cells are not run
+
+
+def _cut_problem(run: _Run, index: int, question: str) -> None:
+    run.cut = index
+    run.skip.update(range(index, len(run.cells) + 1))
+    run.result.problems.append(CellProblem(index, question, f"was cut at the submission's overall limit of "
+                                                            f"{run.budget.overall:g} s; the cells after it were not run"))
+
+
+async def _run_cells(run: _Run, client: GradingClient, nb) -> None:
+    budget, result = run.budget, run.result
+    for i, (_, question) in enumerate(run.cells, 1):
+        if i in run.skip:
+            continue
+        until = budget.cells_until if run.cut is None else budget.record_until  # re-runs after a cut may use the reserve
+        left = until - time.monotonic()
+        if left <= 0:
+            _cut_problem(run, i, question)
+            return
+        limited_by_deadline = left < budget.cell_timeout
+        await client.run_cell(nb.cells[i], i, min(budget.cell_timeout, left))
+        _note_error(result, nb.cells[i], i, question)
+        if client.timed_out == i:
+            if limited_by_deadline and run.cut is None:
+                _cut_problem(run, i, question)
+            elif not any(p.index == i for p in result.problems):
+                result.problems.append(CellProblem(i, question, f"timed out after {budget.cell_timeout:g} s"))
+            run.skip.add(i)
+            if not await _responsive(client, 10):
+                raise KernelStuck()
+            if run.cut is not None:
+                return
+
+
+async def _record(run: _Run, client: GradingClient, nb) -> None:
+    result, budget = run.result, run.budget
+    left = min(budget.record_timeout, budget.record_until - time.monotonic())
+    if left < 1:
+        result.record_error = "no time was left to record the hidden tests"
+        return
+    run.prepare_record()
+    cell = nbformat.v4.new_code_cell(run.record_cell)
+    nb.cells.append(cell)
+    await client.run_cell(cell, len(nb.cells) - 1, left)
+    if client.timed_out is not None:
+        result.record_error = f"the hidden tests ran past {left:.0f} s in the kernel"
+    elif any(o.get("output_type") == "error" for o in cell.outputs):
+        err = next(o for o in cell.outputs if o.get("output_type") == "error")
+        result.record_error = f"recording the hidden tests raised {err['ename']}: {err['evalue']}"[:300]
+
+
+async def _one_start(run: _Run) -> bool:
+    """One kernel start: the notebook (without the skipped cells), then the recording. True when done,
+    False when the kernel died or stalled and another start should run without the cell at fault."""
+    result, sandbox = run.result, run.sandbox
+    result.kernel_starts += 1
+    result.errors.clear()
+    if result.kernel_starts > 1:
+        run.prepare_work()  # a fresh work folder: nothing the last kernel wrote is kept
+    folder = sandbox.new_kernel_dir(result.kernel_starts)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SETUP_SOURCE)] +
+                                  [nbformat.v4.new_code_cell(src) for src, _ in run.cells])
+    km = SandboxedKernelManager(transport="ipc", ip=str(folder / "k"), connection_file=str(folder / "kernel.json"))
+    km.sandbox = sandbox
+    limits = sandbox.limits
+    client = GradingClient(nb, km=km, timeout=int(run.budget.cell_timeout), allow_errors=True, kernel_name="python3",
+                           resources={"metadata": {"path": str(sandbox.workdir)}}, startup_timeout=120,
+                           output_cap=limits.output_bytes, iopub_timeout=10,
+                           disk=DiskWatch(sandbox.workdir, limits.disk_bytes, limits.disk_entries))
+    result.notebook = nb
+    stage = "start"  # "start", "cells" or "record"
+    with open(run.log_file, "ab") as log:
+        try:
+            async with client.async_setup_kernel(env=run.env, preexec_fn=sandbox.preexec, stdout=log, stderr=log):
+                sandbox.lock_kernel_dir()
+                await client.run_cell(nb.cells[0], 0, run.budget.cell_timeout)
+                stage = "cells"
+                await _run_cells(run, client, nb)
+                stage = "record"
+                if run.record_cell is not None:
+                    await _record(run, client, nb)
+                return True
+        except (DeadKernelError, KernelStuck, RuntimeError) as exc:
+            log.write(f"\n[grader] kernel start {result.kernel_starts}: {type(exc).__name__}: {exc}\n".encode())
+            if stage == "record":
+                result.record_error = f"the kernel died while the hidden tests ran ({type(exc).__name__})"
+                return True
+            if stage == "start":
+                result.record_error = f"the kernel could not start ({type(exc).__name__}: {str(exc)[:200]})"
+                return True
+            index = client._current_index
+            question = run.cells[index - 1][1]
+            what = "ignored the interrupt and was stopped" if isinstance(exc, KernelStuck) else \
+                f"{km.tripped} and was stopped" if km.tripped else "stopped the kernel (it exited or crashed)"
+            earlier = next((p for p in result.problems if p.index == index), None)
+            if earlier is None:
+                result.problems.append(CellProblem(index, question, what))
+            else:
+                earlier.what += f", and {what}"
+            run.skip.add(index)
+            return False
+        finally:
+            result.output_dropped = max(result.output_dropped, client.dropped)
+            result.peak_rss_mb = max(result.peak_rss_mb, km.peak_rss / 2**20)
+            await _stop(km)
+
+
+async def _run(run: _Run) -> None:
+    while run.result.kernel_starts < MAX_KERNEL_STARTS:
+        if await _one_start(run):
+            return
+    run.result.record_error = f"the kernel was restarted {MAX_KERNEL_STARTS} times and still failed"
 
 
 async def _stop(km: SandboxedKernelManager) -> None:
@@ -312,19 +394,19 @@ def _note_error(result: Execution, cell, index: int, question: str) -> None:
             result.errors.append(f"{where} raised {out['ename']}: {str(out.get('evalue', ''))[:200]}")
 
 
-def execute(notebook: Path, sandbox: Sandbox, env: dict[str, str], *, cell_timeout: float,
-            record_timeout: float, record_cell: str | None, prepare_record=lambda: None,
+def execute(notebook: Path, sandbox: Sandbox, env: dict[str, str], *, budget: Budget, record_cell: str | None,
+            prepare_record: Callable[[], None] = lambda: None, prepare_work: Callable[[], None] = lambda: None,
             seed: int | None = None, seed_variable: str | None = None, log_file: Path) -> Execution:
-    """Run ``notebook`` in ``sandbox``, then the cell ``record_cell`` that records the hidden tests.
+    """Run ``notebook`` in ``sandbox`` within ``budget``, then the cell ``record_cell`` that records the
+    hidden tests.
 
-    ``prepare_record`` runs just before the recording cell (it puts the test files in place).
+    ``prepare_record`` runs just before the recording cell (it puts the test files in place);
+    ``prepare_work`` before every kernel start but the first (it lays the work folder out afresh).
     """
     start = time.monotonic()
     nb = nbformat.read(str(notebook), as_version=4)
-    cells = code_cells(nb, seed, seed_variable)
     result = Execution()
-    asyncio.run(_run(cells, sandbox, env, cell_timeout, record_timeout, record_cell, prepare_record,
-                     result, log_file))
+    asyncio.run(_run(_Run(code_cells(nb, seed, seed_variable), sandbox, env, budget, record_cell, prepare_record,
+                          prepare_work, result, log_file)))
     result.seconds = time.monotonic() - start
-    shutil.rmtree(sandbox.workdir / ".ipython", ignore_errors=True)
     return result

@@ -2,10 +2,19 @@
 
     python -m autograder.grading.run_one AUTOGRADER_ZIP SUBMISSION SCRATCH [options]
 
-Layout under SCRATCH: ``private/`` holds the unpacked autograder (hidden tests, expected values) and
-is never visible to student code; ``work/`` is the sandbox's only writable folder; ``out/`` gets
-``results.pkl`` (Otter's ``GradingResults``, pickled with dill), ``status.json`` and ``usage.json``.
-Student code runs only inside the sandboxed kernel; this process replays its data log.
+Layout under SCRATCH, all made by this process:
+
+* ``private/`` (mode 0700): the unpacked autograder, hidden tests and expected values; never in the
+  sandbox's view;
+* ``work/``: the sandbox's only writable folder, the notebook and the files it ships with;
+* ``record/``: read-only in the sandbox, empty until the notebook has run, then the hidden tests
+  and their inputs (never the expected values) for the recording;
+* ``kernel-N/``: each kernel start's connection file and sockets;
+* ``out/``: ``results.pkl`` (Otter's ``GradingResults``, pickled with dill), ``report.json``
+  (a ``RunReport``) and ``executed.ipynb``.
+
+Student code runs only inside the sandboxed kernel. This process never follows a path the
+sandbox could have planted: it reads back only the data log, through ``safe_io``.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import resource
 import shutil
 import time
 import zipfile
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import REPO_ROOT
@@ -24,17 +34,81 @@ from . import execute, safe_io, sandbox, tamper, verdict
 
 MAX_LOG_BYTES = 512 << 20
 LOG_NAME = ".hidden-tests-log.pt"  # written by the kernel into its work folder, read back with safe_io
+REPORT_NAME = "report.json"
 #: The parts of the grader's package the kernel imports to record the hidden tests (read-only there).
 LIBRARY = [REPO_ROOT / "autograder" / name for name in ("__init__.py", "course_checks", "grading", "data.py")]
 GRADER_FILES = ("course_checks.py", "course_data.py")  # copied next to the notebook; never expected.pt
 
 
-def _unpack_submission(submission: Path, work: Path, notebook_name: str) -> Path:
+@dataclass
+class RunReport:
+    """What grading one submission found besides its scores; ``run_one`` writes it, the batch reads it."""
+
+    status: str = ""  # "Completed" or "Completed (...)": the CSV's grading_status
+    sandboxed: bool = False
+    problems: list[str] = field(default_factory=list)  # cells that timed out, were cut or killed the kernel
+    cell_errors: list[str] = field(default_factory=list)  # exceptions the notebook's cells raised
+    tampering: list[str] = field(default_factory=list)
+    verdicts: dict[str, dict] = field(default_factory=dict)  # per test: how its verdict was reached
+    not_run: str = ""  # why the hidden tests were not judged ("" when they were)
+    kernel_starts: int = 0
+    seconds: float = 0.0
+    peak_rss_mb: float = 0.0  # this process (ru_maxrss)
+    kernel_peak_rss_mb: float = 0.0  # the sandboxed kernel's largest process, from the watchdog's samples
+
+    def write(self, folder: Path) -> None:
+        (folder / REPORT_NAME).write_text(json.dumps(asdict(self), indent=1))
+
+    @classmethod
+    def read(cls, folder: Path) -> "RunReport":
+        data = json.loads((folder / REPORT_NAME).read_text())
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class Scratch:
+    """The folders of one submission's run (see the module docstring)."""
+
+    root: Path
+
+    @property
+    def private(self) -> Path:
+        return self.root / "private"
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def record(self) -> Path:
+        return self.root / "record"
+
+    @property
+    def out(self) -> Path:
+        return self.root / "out"
+
+    @property
+    def files(self) -> Path:
+        return self.private / "files"
+
+    def make(self) -> None:
+        for folder, mode in ((self.private, 0o700), (self.work, 0o755), (self.out, 0o755)):
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(mode)
+        # made before the kernel starts, read-only in the sandbox, filled only after the notebook ran
+        self.record.mkdir(mode=0o755)
+
+    def clean(self) -> None:
+        for folder in [self.work, self.private, self.record, *self.root.glob("kernel-*")]:
+            safe_io.remove_tree(folder)
+
+
+def unpack_submission(submission: Path, work: Path, notebook_name: str) -> Path:
     """Put the notebook (and a zip's other files) into ``work``; returns the notebook's path."""
     target = work / notebook_name
     if submission.suffix == ".zip":
         with zipfile.ZipFile(submission) as zf:
-            for info in zf.infolist():  # submissions.validate already refused unsafe names
+            for info in zf.infolist():  # submissions.validate already refused unsafe names and sizes
                 if info.is_dir() or info.filename.startswith("/") or ".." in Path(info.filename).parts:
                     continue
                 dest = work / info.filename
@@ -56,111 +130,115 @@ def _inputs_only(expected: Path, dest: Path) -> None:
     torch.save({fn: [{**case, "expected": None} for case in cases] for fn, cases in table.items()}, dest)
 
 
-def _pristine_fingerprints() -> dict:
-    import importlib
+def lay_out_work(args: argparse.Namespace, scratch: Scratch) -> Path:
+    """The work folder as the kernel first sees it: the submission and the files it ships with."""
+    if scratch.work.exists():
+        safe_io.remove_tree(scratch.work)
+        scratch.work.mkdir(mode=0o755)
+    notebook = unpack_submission(Path(args.submission), scratch.work, args.notebook_name)
+    for name in GRADER_FILES:
+        if (scratch.files / name).exists():
+            shutil.copyfile(scratch.files / name, scratch.work / name)
+    return notebook
 
-    for dotted in verdict.seal.WATCHED:  # load every watched module here, untouched
-        parts = dotted.split(".")
-        for cut in range(len(parts) - 1, 0, -1):
-            try:
-                importlib.import_module(".".join(parts[:cut]))
-                break
-            except ImportError:
-                continue
-    return verdict.seal.fingerprints()
+
+def fill_record_folder(scratch: Scratch) -> None:
+    """After the notebook ran: the hidden tests and their inputs, for the kernel to record with."""
+    (scratch.record / "tests").mkdir(mode=0o755)
+    for test in (scratch.private / "tests").glob("*.py"):
+        shutil.copyfile(test, scratch.record / "tests" / test.name)
+    _inputs_only(scratch.files / "expected.pt", scratch.record / "expected.pt")
+
+
+def load_log(work: Path) -> tuple[dict | None, str]:
+    """(the kernel's data log, "") or (None, why it cannot be used)."""
+    import torch
+
+    try:
+        raw = safe_io.read_back(work, LOG_NAME, MAX_LOG_BYTES)
+        log = torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
+    except safe_io.ReadBackError as exc:
+        return None, f"the sandboxed run left no usable log of the hidden tests ({exc})"
+    except Exception as exc:  # a forged or truncated log is refused, not trusted
+        return None, f"the log of the hidden tests could not be read ({type(exc).__name__})"
+    if not isinstance(log, dict) or not isinstance(log.get("tests"), dict):
+        return None, "the log of the hidden tests is not a log"
+    return log, ""
+
+
+def status_line(report: RunReport, run_info: execute.Execution, limits: sandbox.Limits, in_container: bool) -> str:
+    notes = [] if report.sandboxed or in_container else ["unsandboxed"]
+    notes += report.problems
+    if report.not_run:
+        notes.append(f"hidden tests not run: {report.not_run}")
+    if report.tampering:
+        more = f" (and {len(report.tampering) - 3} more)" if len(report.tampering) > 3 else ""
+        notes.append("tampering suspected: " + "; ".join(report.tampering[:3]) + more)
+    if run_info.output_dropped:
+        notes.append(f"cell output over {limits.output_bytes >> 20} MB was dropped")
+    return "Completed" + (" (" + "; ".join(notes) + ")" if notes else "")
 
 
 def run(args: argparse.Namespace) -> None:
     import dill
-    import torch
+    import nbformat
 
     start = time.monotonic()
-    scratch = Path(args.scratch)
-    private, work, out, record = scratch / "private", scratch / "work", scratch / "out", scratch / "record"
-    for d in (private, work, out):
-        d.mkdir(parents=True, exist_ok=True)
-    private.chmod(0o700)
+    scratch = Scratch(Path(args.scratch))
+    scratch.make()
     with zipfile.ZipFile(args.autograder_zip) as zf:
-        zf.extractall(private)
-    config = json.loads((private / "otter_config.json").read_text())
-    files_dir = private / "files"
-    notebook = _unpack_submission(Path(args.submission), work, args.notebook_name)
-    for name in GRADER_FILES:
-        if (files_dir / name).exists():
-            shutil.copyfile(files_dir / name, work / name)
-
+        zf.extractall(scratch.private)
+    config = json.loads((scratch.private / "otter_config.json").read_text())
+    notebook = lay_out_work(args, scratch)
+    # both read the file as submitted, before any of it runs
     tampering = tamper.scan_notebook(notebook)
-    limits = sandbox.Limits(memory_bytes=int(args.memory_gb * (1 << 30)))
-    # The recording's folder: made by the grader before the kernel starts, outside the work folder,
-    # read-only in the sandbox, and filled only after the notebook ran.
-    record.mkdir(mode=0o755)
-    readable = [Path(p) for p in args.readable] + [record, *LIBRARY]
-    box = sandbox.Sandbox(work, readable=readable, limits=limits, slot=args.slot,
-                          gpu=args.gpu, use_bwrap=not (args.no_sandbox or args.in_container))
+    functions = verdict.seal.notebook_functions(
+        [source for source, _ in execute.code_cells(nbformat.read(str(notebook), as_version=4), None, None)])
 
-    def prepare_record() -> None:
-        (record / "tests").mkdir(mode=0o755)
-        for test in (private / "tests").glob("*.py"):
-            shutil.copyfile(test, record / "tests" / test.name)
-        _inputs_only(files_dir / "expected.pt", record / "expected.pt")
-
+    limits = sandbox.Limits(memory_bytes=int(args.memory_gb * (1 << 30)), disk_bytes=int(args.disk_gb * (1 << 30)))
+    box = sandbox.Sandbox(scratch.work, readable=[Path(p) for p in args.readable] + [scratch.record, *LIBRARY],
+                          limits=limits, slot=args.slot, gpu=args.gpu,
+                          use_bwrap=not (args.no_sandbox or args.in_container))
     box.prepare()
-    env = {k: v for k, v in args.env}
-    env.update(HOME=str(work), IPYTHONDIR=str(work / ".ipython"), MPLCONFIGDIR=str(work / ".matplotlib"),
-               TMPDIR="/tmp" if box.available else str(work), PYTHONDONTWRITEBYTECODE="1")
-    cell = verdict.seal.record_cell(str(REPO_ROOT), str(record), str(work / LOG_NAME))
-    run_info = execute.execute(notebook, box, env, cell_timeout=args.cell_timeout,
-                               record_timeout=args.record_timeout, record_cell=cell,
-                               prepare_record=prepare_record, seed=config.get("seed"),
-                               seed_variable=config.get("seed_variable"), log_file=scratch / "kernel-log.txt")
 
-    log, not_run = None, run_info.record_error
-    if not not_run:
-        try:
-            raw = safe_io.read_back(work, LOG_NAME, MAX_LOG_BYTES)
-            log = torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
-            if not isinstance(log, dict) or not isinstance(log.get("tests"), dict):
-                raise ValueError("it is not a log")
-        except safe_io.ReadBackError as exc:
-            not_run = f"the sandboxed run left no usable log of the hidden tests ({exc})"
-        except Exception as exc:  # a forged or truncated log is refused, not trusted
-            log, not_run = None, f"the log of the hidden tests could not be read ({type(exc).__name__})"
+    def prepare_work() -> None:  # before a restart: the work folder anew, nothing the last kernel left
+        lay_out_work(args, scratch)
+        box.prepare()
+
+    env = dict(args.env)
+    env.update(HOME=str(scratch.work), IPYTHONDIR=str(scratch.work / ".ipython"),
+               MPLCONFIGDIR=str(scratch.work / ".matplotlib"), TMPDIR="/tmp" if box.available else str(scratch.work),
+               PYTHONDONTWRITEBYTECODE="1")
+    deadline = start + (args.deadline_unix - time.time()) if args.deadline_unix else 0.0
+    budget = execute.Budget.for_submission(args.cell_timeout, args.record_timeout,
+                                           max(deadline - start, 1.0) if deadline else 0.0, start)
+    run_info = execute.execute(notebook, box, env, budget=budget,
+                               record_cell=verdict.seal.record_cell(str(REPO_ROOT), str(scratch.record),
+                                                                    str(scratch.work / LOG_NAME)),
+                               prepare_record=lambda: fill_record_folder(scratch), prepare_work=prepare_work,
+                               seed=config.get("seed"), seed_variable=config.get("seed_variable"),
+                               log_file=scratch.root / "kernel-log.txt")
+
+    log, not_run = (None, run_info.record_error) if run_info.record_error else load_log(scratch.work)
     if log is not None:
-        tampering += tamper.compare_fingerprints(log.get("fingerprints", {}), _pristine_fingerprints())
-    kernel_tests = set(json.loads(args.kernel_tests)) if args.kernel_tests else set()
-    results, sources = verdict.judge(log, verdict.test_files(private / "tests"), files_dir,
-                                     kernel_tests=kernel_tests, tampering=tampering, not_run=not_run)
+        tampering += tamper.compare_fingerprints(log.get("fingerprints"), verdict.seal.fingerprints())
+    results, sources = verdict.judge(log, verdict.test_files(scratch.private / "tests"), scratch.files,
+                                     tampering=tampering, functions=functions, not_run=not_run)
 
-    notes = [] if box.available or args.in_container else ["unsandboxed"]
-    notes += [str(p) for p in run_info.problems]
-    if not_run:
-        notes.append(f"hidden tests not run: {not_run}")
-    if tampering:
-        more = f" (and {len(tampering) - 3} more)" if len(tampering) > 3 else ""
-        notes.append("tampering suspected: " + "; ".join(tampering[:3]) + more)
-    if run_info.output_dropped:
-        notes.append(f"cell output over {limits.output_bytes >> 20} MB was dropped")
-    status = "Completed" + (" (" + "; ".join(notes) + ")" if notes else "")
-    with open(out / "results.pkl", "wb") as f:
+    report = RunReport(sandboxed=box.available or args.in_container, problems=[str(p) for p in run_info.problems],
+                       cell_errors=run_info.errors, tampering=tampering, verdicts=sources, not_run=not_run,
+                       kernel_starts=run_info.kernel_starts, kernel_peak_rss_mb=run_info.peak_rss_mb)
+    report.status = status_line(report, run_info, limits, args.in_container)
+    with open(scratch.out / "results.pkl", "wb") as f:
         dill.dump(results, f)
     if run_info.notebook is not None:  # what the notebook printed, for the instructor
-        import nbformat
-
         run_info.notebook.cells = [c for c in run_info.notebook.cells if verdict.seal.RECORD_MARK not in c.source]
-        nbformat.write(run_info.notebook, out / "executed.ipynb")
-    (out / "status.json").write_text(json.dumps({
-        "status": status, "sandboxed": box.available or args.in_container, "problems": [str(p) for p in run_info.problems],
-        "cell_errors": run_info.errors, "tampering": tampering, "verdicts": sources,
-        "kernel_starts": run_info.kernel_starts, "seconds": time.monotonic() - start,
-    }, indent=1))
-    usage = {  # ru_maxrss is in KiB on Linux; the kernel's figure comes from the watchdog's samples
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "kernel_peak_rss_mb": run_info.peak_rss_mb,
-    }
-    (out / "usage.json").write_text(json.dumps(usage))
+        nbformat.write(run_info.notebook, scratch.out / "executed.ipynb")
+    report.seconds = time.monotonic() - start
+    report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    report.write(scratch.out)
     if not args.keep:
-        for folder in (work, private, record):
-            safe_io.remove_tree(folder)
+        scratch.clean()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -171,7 +249,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--notebook-name", required=True, help="the file name the notebook's init cell expects")
     p.add_argument("--cell-timeout", type=float, default=300.0)
     p.add_argument("--record-timeout", type=float, default=600.0)
+    p.add_argument("--deadline-unix", type=float, default=0.0,
+                   help="when the whole submission must be graded (seconds since the epoch; 0: no limit)")
     p.add_argument("--memory-gb", type=float, default=sandbox.DEFAULT_MEMORY_GB)
+    p.add_argument("--disk-gb", type=float, default=sandbox.DEFAULT_DISK_GB)
     p.add_argument("--slot", type=int, default=0)
     p.add_argument("--gpu", action="store_true")
     p.add_argument("--no-sandbox", action="store_true", help="run the kernel without bubblewrap")
@@ -179,7 +260,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--readable", action="append", default=[], help="extra read-only folder for the sandbox")
     p.add_argument("--env", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     p.add_argument("--keep", action="store_true", help="keep work/ and private/ (for debugging)")
-    p.add_argument("--kernel-tests", default="", help="JSON list of tests judged by their kernel verdict")
     return p
 
 

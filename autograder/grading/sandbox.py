@@ -22,6 +22,7 @@ from pathlib import Path
 
 UID_BASE = 100000  # sandbox user ids: UID_BASE + slot (the batch derives slots from its pid and worker)
 DEFAULT_MEMORY_GB = 4.0
+DEFAULT_DISK_GB = 2.0
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,16 @@ class Limits:
 
     memory_bytes: int = int(DEFAULT_MEMORY_GB * (1 << 30))  # per process (RLIMIT_DATA)
     processes: int = 256  # processes and threads of the sandbox's uid (RLIMIT_NPROC)
-    file_bytes: int = 1 << 30  # largest file it may write (RLIMIT_FSIZE)
+    disk_bytes: int = int(DEFAULT_DISK_GB * (1 << 30))  # the work folder in total (watchdog)
+    disk_entries: int = 100_000  # files and folders in the work folder (watchdog)
     tmp_bytes: int = 1 << 30  # size of its private /tmp (a tmpfs)
     output_bytes: int = 4 << 20  # cell output kept per notebook; the rest is dropped
     tree_processes: int = 32  # processes (not threads) in the sandbox before it is stopped
+
+    @property
+    def file_bytes(self) -> int:
+        """The largest file it may write (RLIMIT_FSIZE): 1 GB, or the folder's limit if smaller."""
+        return min(1 << 30, self.disk_bytes)
 
 
 @functools.cache
@@ -88,6 +95,7 @@ class Sandbox:
     slot: int = 0  # worker slot: picks the uid when running as root
     gpu: bool = False
     use_bwrap: bool = True
+    kernel_dir: Path | None = None  # the current kernel's connection file and sockets (``new_kernel_dir``)
 
     @property
     def available(self) -> bool:
@@ -99,12 +107,31 @@ class Sandbox:
         return UID_BASE + self.slot if os.geteuid() == 0 and self.available and shutil.which("setpriv") else None
 
     def prepare(self) -> None:
-        """Give the sandbox's uid its working folder."""
+        """Give the sandbox's uid its working folder (call only before any student code ran)."""
         if self.uid is None:
             return
         for root, dirs, files in os.walk(self.workdir):
             for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
                 os.chown(name, self.uid, self.uid, follow_symlinks=False)
+
+    def new_kernel_dir(self, start: int) -> Path:
+        """A fresh folder, made by the grader, for the next kernel's connection file and sockets.
+
+        Each start gets its own, so nothing an earlier kernel planted (a link where the grader
+        writes the connection file, say) is ever in the way. ``lock_kernel_dir`` takes it back once
+        the kernel is up."""
+        folder = self.workdir.parent / f"kernel-{start}"
+        folder.mkdir(mode=0o700)
+        if self.uid is not None:
+            os.chown(folder, self.uid, self.uid)
+        self.kernel_dir = folder
+        return folder
+
+    def lock_kernel_dir(self) -> None:
+        """Once the kernel has made its sockets: it may no longer add, rename or replace anything there."""
+        if self.kernel_dir is not None and self.uid is not None:
+            os.chown(self.kernel_dir, 0, 0)
+            os.chmod(self.kernel_dir, 0o755)
 
     def wrap(self, cmd: list[str]) -> list[str]:
         """``cmd`` as it runs in the sandbox (unchanged when bwrap is not available)."""
@@ -132,6 +159,8 @@ class Sandbox:
         if self.gpu:
             args += _gpu_binds()
         bind("--bind", work)
+        if self.kernel_dir is not None:
+            bind("--bind", str(self.kernel_dir))
         args += ["--chdir", work, "--unsetenv", "JPY_PARENT_PID"]  # its parent is bwrap's, not ours
         if self.uid is not None:  # bwrap runs as root (so it can bind any path), the kernel does not
             args += [shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={self.uid}", f"--regid={self.uid}",

@@ -17,6 +17,7 @@ find the running session through ``course_checks.sealing`` (the protocol both si
 
 from __future__ import annotations
 
+import ast
 import collections
 import contextlib
 import inspect
@@ -30,8 +31,10 @@ import torch
 from .. import course_checks, data
 from ..course_checks import sealing
 from ..course_checks.compare import CheckFailure
+from ..course_checks.source import _global_loads
 
 MAX_STRING = 20_000
+MAX_MESSAGE = 300  # characters of an exception message raised in the kernel that reach the feedback
 MAX_DEPTH = 12
 
 
@@ -257,9 +260,12 @@ class Session:
         if self.mode == "record":
             self.events = self.log["tests"].setdefault(test, {"events": []})["events"]
         else:
-            entry = self.log["tests"].get(test)
+            tests = self.log.get("tests")
+            entry = tests.get(test) if isinstance(tests, dict) else None
             if entry is None:
                 raise NotReplayable("the sandboxed run never reached this test")
+            if not isinstance(entry, dict) or not isinstance(entry.get("events"), list):
+                raise NotReplayable("the log's entry for this test is malformed")
             self.events = entry["events"]
 
     def note_expected_values(self) -> None:
@@ -267,15 +273,13 @@ class Session:
         if self.mode == "record" and self.test is not None:
             self.log["tests"][self.test]["uses_expected"] = True
 
-    def end(self, passed: bool, message: str) -> None:
-        if self.mode == "record" and self.test is not None:
-            self.log["tests"][self.test]["kernel"] = {"passed": bool(passed), "message": message[:MAX_STRING]}
-
     def next_event(self, kind: str, name: str) -> dict:
         if self.cursor >= len(self.events):
             raise NotReplayable(f"the sandboxed run of this test stopped before its {kind} of {name}")
         event = self.events[self.cursor]
         self.cursor += 1
+        if not isinstance(event, dict):
+            raise NotReplayable(f"the log holds a malformed entry where this test makes a {kind} of {name}")
         if event.get("kind") != kind or event.get("name") != name:
             raise NotReplayable(f"the sandboxed run made a {event.get('kind')} of {event.get('name')} "
                                 f"where this test makes a {kind} of {name}")
@@ -303,14 +307,15 @@ class Session:
 
 
 def _exception(exc: BaseException) -> list:
-    return [type(exc).__name__, str(exc)[:MAX_STRING], isinstance(exc, CheckFailure)]
+    return [type(exc).__name__, str(exc)[:MAX_MESSAGE], isinstance(exc, CheckFailure)]
 
 
 def _result(event: dict, args: tuple) -> Any:
     if "raised" in event:
         kind, message, is_check = event["raised"]
-        base = CheckFailure if is_check else Exception
-        raise type(kind, (base,), {"__module__": "builtins"})(message)
+        base = CheckFailure if is_check is True else Exception
+        name = kind if isinstance(kind, str) and kind.isidentifier() else "Exception"
+        raise type(name, (base,), {"__module__": "builtins"})(str(message)[:MAX_MESSAGE])
     return decode(event["value"], args)
 
 
@@ -346,29 +351,18 @@ class Recorder:
         return value
 
 
-def _global_loads(code: types.CodeType) -> list[str]:
-    import dis
-
-    names = {i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL"}
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= set(_global_loads(const))
-    return sorted(names)
-
-
 def snapshot(namespace: dict, max_bytes: int = 16 << 20) -> dict:
-    """What the code-inspection checks need to know about the student's globals, as data."""
+    """What kind of thing each of the student's globals is, and the value of small data, as data.
+
+    A function's code is not taken from here: the grader reads it from the submitted notebook
+    (``notebook_functions``), which the kernel cannot rewrite.
+    """
     out: dict = {}
     for name, value in list(namespace.items()):
         if name.startswith("_") or name in ("In", "Out", "get_ipython", "exit", "quit"):
             continue
         if isinstance(value, types.FunctionType) and value.__module__ == "__main__":
-            try:
-                source = inspect.getsource(value)
-            except (OSError, TypeError):
-                source = None
-            out[name] = {"kind": "function", "source": source, "co_names": list(value.__code__.co_names),
-                         "global_loads": _global_loads(value.__code__)}
+            out[name] = {"kind": "function"}
         elif isinstance(value, types.ModuleType):
             out[name] = {"kind": "library", "module": value.__name__}
         elif isinstance(value, (torch.Tensor, np.ndarray)):
@@ -380,6 +374,42 @@ def snapshot(namespace: dict, max_bytes: int = 16 << 20) -> dict:
             out[name] = {"kind": "library" if module.split(".")[0] in {"torch", "numpy", "scipy", "math"}
                          else "other", "module": module}
     return out
+
+
+def _function_code(tree: ast.Module, name: str) -> types.CodeType | None:
+    try:
+        module = compile(tree, "<notebook>", "exec")
+    except (SyntaxError, ValueError):
+        return None
+    return next((c for c in module.co_consts if isinstance(c, types.CodeType) and c.co_name in (name, "<lambda>")), None)
+
+
+def notebook_functions(sources: list[str]) -> dict[str, dict]:
+    """The student's top-level functions as the submitted notebook defines them (the last definition
+    of a name wins): source, the names its code uses and the globals it reads. These facts feed the
+    code-inspection checks on replay; they come from the file, never from the kernel."""
+    functions: dict[str, dict] = {}
+    for source in sources:
+        code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                name = node.name
+            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda) and len(node.targets) == 1 \
+                    and isinstance(node.targets[0], ast.Name):
+                name = node.targets[0].id
+            else:
+                continue
+            segment = ast.get_source_segment(code, node)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.decorator_list:
+                segment = "\n".join(code.splitlines()[node.decorator_list[0].lineno - 1:node.end_lineno])
+            fn_code = _function_code(ast.Module(body=[node], type_ignores=[]), name)
+            functions[name] = {"source": segment, "co_names": list(fn_code.co_names) if fn_code else [],
+                               "global_loads": sorted(_global_loads(fn_code)) if fn_code else []}
+    return functions
 
 
 # --------------------------------------------------------------------------- replay side
@@ -415,17 +445,22 @@ class Replayer:
         return _result(event, everything)
 
 
-def replay_namespace(session: Session) -> dict:
-    """The student's globals as the replaying process sees them: stand-ins built from the snapshot."""
+def replay_namespace(session: Session, functions: dict[str, dict]) -> dict:
+    """The student's globals as the replaying process sees them: stand-ins built from the snapshot,
+    every function described by the notebook's own code (``functions``)."""
     namespace: dict = {}
-    for name, facts in session.log.get("snapshot", {}).items():
-        kind = facts.get("kind")
-        if kind == "function":
-            namespace[name] = Replayer(session, name, facts, namespace)
-        elif kind == "library":
-            namespace[name] = LibraryRef(name, facts.get("module", ""))
-        elif kind == "data":
-            namespace[name] = decode(facts["value"])
+    snapshot = session.log.get("snapshot")
+    for name, facts in (snapshot.items() if isinstance(snapshot, dict) else ()):
+        kind = facts.get("kind") if isinstance(facts, dict) else None
+        try:
+            if kind == "library":
+                namespace[name] = LibraryRef(name, str(facts.get("module", "")))
+            elif kind == "data":
+                namespace[name] = decode(facts["value"])
+        except (Exception, NotReplayable):  # a malformed entry stands for nothing
+            continue
+    for name, facts in functions.items():
+        namespace[name] = Replayer(session, name, facts, namespace)
     return namespace
 
 
@@ -466,12 +501,11 @@ def run_tests(session: Session, files: list[tuple[str, str]], argument: Callable
                 tc.body.test_func(**{p: argument(p) for p in params})
             except NotReplayable as exc:
                 passed, replayable = False, False
-                message = f"❌ Test case failed\nThe grader could not check this outside the sandbox: {exc}."
+                message = f"❌ Test case failed\nThis test could not be checked from what your notebook computed: {exc}."
             except Exception as exc:
                 passed, message = False, failure_message(exc, source, path, tf.name)
             finally:
                 sealing.SEAL.session = None
-            session.end(passed, message)
             rows.append((tc.name, passed, message, replayable, f"{tf.name}::{tc.name}" in session.observed))
     return results
 
@@ -487,9 +521,9 @@ def record_arguments(session: Session, namespace: dict) -> Callable[[str], Any]:
     return argument
 
 
-def replay_arguments(session: Session) -> Callable[[str], Any]:
+def replay_arguments(session: Session, functions: dict[str, dict]) -> Callable[[str], Any]:
     """Replay side: functions become Replayers, values come from the log."""
-    namespace = replay_namespace(session)
+    namespace = replay_namespace(session, functions)
 
     def argument(name: str) -> Any:
         if session.cursor < len(session.events) and session.events[session.cursor].get("kind") == "value" \
@@ -523,13 +557,17 @@ def fingerprint(obj: Any) -> str:
 
 def fingerprints(names: tuple[str, ...] = WATCHED, extra_modules: tuple[str, ...] = ("autograder.course_checks",)) -> dict:
     """Fingerprints of the ``names`` whose modules are loaded, and of the functions of ``extra_modules``."""
+    import importlib
+
     out = {}
     for dotted in names:
         parts = dotted.split(".")
         for cut in range(len(parts) - 1, 0, -1):
-            module = sys.modules.get(".".join(parts[:cut]))
-            if module is not None:
+            try:  # imported here if the notebook did not, so that both sides list the same names
+                module = importlib.import_module(".".join(parts[:cut]))
                 break
+            except ImportError:
+                continue
         else:
             continue
         obj: Any = module
@@ -540,7 +578,7 @@ def fingerprints(names: tuple[str, ...] = WATCHED, extra_modules: tuple[str, ...
             continue
         out[dotted] = fingerprint(obj)
     for name in extra_modules:
-        module = sys.modules.get(name)
+        module = importlib.import_module(name)
         if module is not None:
             for attr, value in vars(module).items():
                 if not attr.startswith("_") and (attr.startswith(("assert_", "check_")) or attr in ("replay", "load_expected")):
@@ -582,11 +620,12 @@ def record_cell(library: str, folder: str, log: str) -> str:
     return RECORD_CELL.format(library=library, folder=folder, log=log)
 
 
-def replay(log: dict, files: list[tuple[str, str]]) -> dict:
-    """Grader side: the verdicts of the tests on the logged data."""
+def replay(log: dict, files: list[tuple[str, str]], functions: dict[str, dict] | None = None) -> dict:
+    """Grader side: the verdicts of the tests on the logged data. ``functions`` describes the
+    student's functions (``notebook_functions`` of the submitted notebook)."""
     session = Session("replay", log)
     with shipped_modules():
-        return run_tests(session, files, replay_arguments(session))
+        return run_tests(session, files, replay_arguments(session, functions or {}))
 
 
 #: What a test's ``import NAME`` finds while the grader runs it: the grader's own pristine modules.

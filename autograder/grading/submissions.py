@@ -9,6 +9,8 @@ from pathlib import Path, PurePosixPath
 import nbformat
 
 SUFFIXES = (".ipynb", ".zip")
+MAX_ZIP_ENTRIES = 10_000  # an Otter export holds the notebook and a few files
+MAX_ZIP_BYTES = 1 << 30  # what a zip may unpack to (a zip bomb is refused before anything is written)
 
 
 class InvalidSubmission(Exception):
@@ -56,6 +58,10 @@ def validate(path: Path) -> None:
         unsafe = [n for n in names if n.startswith("/") or ".." in PurePosixPath(n).parts]
         if unsafe:
             raise InvalidSubmission(f"{path.name} has unsafe paths in the zip: {', '.join(unsafe[:3])}")
+        unpacked = sum(info.file_size for info in zf.infolist())
+        if len(names) > MAX_ZIP_ENTRIES or unpacked > MAX_ZIP_BYTES:
+            raise InvalidSubmission(f"{path.name} unpacks to {len(names):,} files and {unpacked / 2**20:,.0f} MB; "
+                                    f"at most {MAX_ZIP_ENTRIES:,} files and {MAX_ZIP_BYTES >> 20:,} MB are accepted")
         top = [n for n in names if n.endswith(".ipynb") and "/" not in n]
         if len(top) != 1:
             raise InvalidSubmission(

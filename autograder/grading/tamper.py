@@ -98,7 +98,15 @@ def scan_notebook(path) -> list[str]:
     return found
 
 
-def compare_fingerprints(kernel: dict, pristine: dict) -> list[str]:
-    """Watched functions whose fingerprint in the kernel differs from the pristine one."""
-    return [f"{name} was replaced in the kernel ({kernel[name]})"
-            for name in sorted(kernel) if name in pristine and kernel[name] != pristine[name]]
+def compare_fingerprints(kernel: object, pristine: dict) -> list[str]:
+    """Watched functions whose fingerprint in the kernel differs from the pristine one, and those the
+    kernel did not report at all (a log rewritten to hide a replacement lists fewer, not more)."""
+    if not isinstance(kernel, dict):
+        return ["the kernel's log holds no fingerprints of the watched functions"]
+    found = [f"{name} was replaced in the kernel ({kernel[name]})"
+             for name in sorted(pristine) if name in kernel and kernel[name] != pristine[name]]
+    missing = sorted(set(pristine) - set(kernel))
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        found.append(f"the kernel's log does not report {', '.join(missing[:3])}{more}")
+    return found

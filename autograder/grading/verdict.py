@@ -1,13 +1,14 @@
 """Turn a submission's data log into Otter ``GradingResults``, in a process that never ran student code.
 
-Each hidden test gets one verdict:
+Every hidden and public test gets its verdict from its replay on the logged data, against the
+pristine expected values (see ``seal``). Nothing else the kernel wrote counts: a test whose replay
+cannot complete (the log stops early, holds something that is not data, or was never written)
+fails; there is no verdict "as the kernel saw it" to fall back on. The kernel's log is treated as
+the student's answers, nothing more: forging it can only change what those answers are.
 
-* *sealed* (most tests): the test's replay on the logged data, against the pristine expected values;
-* *kernel* (the tests ``build`` found it cannot replay, listed in ``build-info.json``, and tests that
-  meet something replay cannot reproduce, such as a call to a model class the notebook defines,
-  provided they need no expected values): the verdict the test reached inside the sandbox. Such
-  verdicts, and sealed ones that rest on data course_checks computed in the kernel, are voided
-  when tampering was detected.
+A passing verdict that rests on an *observation* (data course_checks computed inside the kernel,
+such as a training run's losses) is voided when tampering was detected, since tampering could
+have changed how that data was computed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from otter.test_files.exception_test import ExceptionTestFile
 from . import seal
 
 FAILED = "❌ Test case failed\n"
+MIN_QUOTE = 24  # characters
+VOIDED = FAILED + ("Voided: this verdict rests on data computed inside your notebook's kernel, and "
+                   "tampering was detected (see the status).")
 
 
 def test_files(folder: Path) -> list[tuple[str, str]]:
@@ -29,37 +33,38 @@ def test_files(folder: Path) -> list[tuple[str, str]]:
     return [(str(p), p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.py"))]
 
 
+def _test_lines(files: list[tuple[str, str]]) -> set[str]:
+    """The lines of the test files long enough to identify them (quoted, they would reveal the tests)."""
+    return {line.strip() for _, source in files for line in source.splitlines() if len(line.strip()) >= MIN_QUOTE}
 
 
-def judge(log: dict | None, files: list[tuple[str, str]], files_dir: Path, *, kernel_tests: set[str],
-          tampering: list[str], not_run: str = "") -> tuple[GradingResults, dict[str, dict]]:
-    """Grade the logged run. Also returns, per test, where its verdict came from ("sealed", "kernel"
-    or "void") and both raw verdicts, which ``build`` uses to find the tests that need the kernel's."""
+def redact(message: str, lines: set[str]) -> str:
+    """``message`` without any line of the tests in it: a student's code can read the hidden tests while
+    they are recorded and could raise them as an exception message, which the feedback would show."""
+    for line in lines:
+        if line in message:
+            message = message.replace(line, "[text of the hidden tests removed]")
+    return message
+
+
+def judge(log: dict | None, files: list[tuple[str, str]], files_dir: Path, *, tampering: list[str],
+          functions: dict[str, dict] | None = None, not_run: str = "") -> tuple[GradingResults, dict[str, dict]]:
+    """Grade the logged run. ``functions`` describes the student's functions as the submitted
+    notebook defines them (``seal.notebook_functions``). Also returns, per test, how its verdict was
+    reached: ``{"source": "sealed" | "unreplayable" | "void", "observed": bool}``."""
     verdicts: dict[str, tuple[bool, str]] = {}
     sources: dict[str, dict] = {}
+    lines = _test_lines(files)
     if log is not None:
         with contextlib.chdir(files_dir):  # expected.pt
-            replayed = seal.replay(log, files)
+            replayed = seal.replay(log, files, functions or {})
         for file_name, rows in replayed.items():
             for name, passed, message, replayable, observed in rows:
                 key = f"{file_name}::{name}"
-                kernel = log["tests"].get(key, {}).get("kernel")
-                uses_expected = bool(log["tests"].get(key, {}).get("uses_expected"))
-                info = {"source": "sealed", "sealed": passed, "kernel": kernel["passed"] if kernel else None,
-                        "uses_expected": uses_expected}
-                if not replayable and kernel and not uses_expected and key not in kernel_tests:
-                    passed, message = kernel["passed"], kernel["message"]  # e.g. a model class of the notebook's own
-                    info["source"] = "kernel"
-                    observed = True
-                if key in kernel_tests:
-                    passed, message = (kernel["passed"], kernel["message"]) if kernel else \
-                        (False, FAILED + "The sandboxed run never reached this test.")
-                    info["source"] = "kernel"
-                if tampering and (key in kernel_tests or observed) and passed:
-                    passed, message = False, FAILED + "Voided: this verdict relies on the notebook's own kernel, " \
-                        "and tampering was detected (see the status)."
-                    info["source"] = "void"
-                verdicts[key], sources[key] = (passed, message), info
+                info = {"source": "sealed" if replayable else "unreplayable", "observed": observed}
+                if tampering and observed and passed:
+                    passed, message, info["source"] = False, VOIDED, "void"
+                verdicts[key], sources[key] = (passed, redact(message, lines)), info
     results = []
     for path, source in files:
         tf = ExceptionTestFile.from_string(source, path=path)

@@ -1,0 +1,96 @@
+"""Limits that rlimits cannot express, checked from outside the sandbox while a cell runs.
+
+Every ``INTERVAL`` seconds the watchdog looks at the sandbox's process tree (how many processes,
+how much memory in total) and, less often, at its work folder (how many bytes on disk, how many
+files and folders). Over a limit, the caller stops the whole sandbox. The folder scan never follows
+links and is iterative, so a tree ten thousand folders deep or a million empty files cannot stall
+or crash it; it gives up counting past the file limit, which is itself the verdict.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+INTERVAL = 0.2  # seconds between process samples
+DISK_INTERVAL = 1.0  # seconds between folder scans (sooner when the file system fills fast)
+
+
+@dataclass
+class Usage:
+    """What one folder scan found."""
+
+    bytes: int = 0  # allocated on disk (sparse files count what they really use)
+    entries: int = 0  # files, folders, links and everything else
+    complete: bool = True  # False when the scan stopped at the entry limit
+
+
+def folder_usage(root: Path, max_entries: int) -> Usage:
+    """Disk use of everything under ``root``, without following links; stops past ``max_entries``."""
+    usage = Usage()
+    stack = [str(root)]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                for entry in it:
+                    usage.entries += 1
+                    if usage.entries > max_entries:
+                        usage.complete = False
+                        return usage
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    usage.bytes += info.st_blocks * 512
+                    if stat.S_ISDIR(info.st_mode):
+                        stack.append(entry.path)
+        except OSError:  # unreadable or vanished: what is there still counts where we saw it
+            continue
+    return usage
+
+
+class DiskWatch:
+    """Tells when a work folder goes over its byte or entry limit."""
+
+    def __init__(self, folder: Path, max_bytes: int, max_entries: int):
+        self.folder, self.max_bytes, self.max_entries = folder, max_bytes, max_entries
+        self._last_scan = 0.0
+        self._free_at_scan = self._free()
+
+    def _free(self) -> int:
+        try:
+            st = os.statvfs(self.folder)
+            return st.f_bavail * st.f_frsize
+        except OSError:
+            return 0
+
+    def check(self, now: float | None = None) -> str:
+        """"" while within the limits, else a sentence saying which limit was passed."""
+        now = time.monotonic() if now is None else now
+        filling = self._free_at_scan - self._free() > self.max_bytes // 4  # the disk fills fast: look now
+        if not filling and now - self._last_scan < DISK_INTERVAL:
+            return ""
+        self._last_scan, self._free_at_scan = now, self._free()
+        usage = folder_usage(self.folder, self.max_entries)
+        if not usage.complete:
+            return f"wrote more than {self.max_entries:,} files and folders into the work folder"
+        if usage.bytes > self.max_bytes:
+            return f"wrote more than {self.max_bytes / 2**30:g} GB into the work folder"
+        return ""
+
+
+def tree_usage(processes: list[psutil.Process]) -> tuple[int, int]:
+    """(number of processes, their total resident memory in bytes); vanished ones count as nothing."""
+    rss = 0
+    for p in processes:
+        try:
+            rss += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return len(processes), rss
