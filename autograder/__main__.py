@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from . import REPO_ROOT, assignments
-from .grading import batch, container, sandbox
+from .grading import batch, container, sandbox, stopping
 
 
 def _selected(ids: list[str]) -> list[assignments.Assignment]:
@@ -176,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     except assignments.UnknownAssignment as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except stopping.Stopped as exc:
+        print(f"\n{exc}: every running submission was stopped; the results finished so far are kept, "
+              "and running the same command again grades only the rest.", file=sys.stderr)
+        return exc.exit_status
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,14 +17,13 @@ from pathlib import Path
 
 import dill
 import pandas as pd
-import psutil
 from otter.grade.utils import merge_scores_to_df
 from otter.test_files import GradingResults
 
 from .. import REPO_ROOT
 from ..assignments import Assignment
-from . import feedback, sandbox, submissions
-from .run_one import RunReport
+from . import feedback, safe_io, sandbox, stopping, submissions
+from .run_one import EXECUTED_NAME, RunReport
 
 DEFAULT_TIMEOUT = 600.0  # Gradescope's default limit, in seconds
 DEFAULT_CELL_TIMEOUT = 300.0
@@ -77,21 +77,6 @@ class Options:
                 "--disk-gb", f"{self.disk_gb:g}", "--deadline-unix", f"{deadline_unix:.3f}"]
 
 
-def _kill_tree(pid: int) -> None:
-    """Kill a process and every descendant (Jupyter kernels start in their own sessions)."""
-    try:
-        root = psutil.Process(pid)
-        procs = root.children(recursive=True) + [root]
-    except psutil.NoSuchProcess:
-        return
-    for proc in procs:
-        try:
-            proc.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(procs, timeout=10)
-
-
 def _failure(label: str, path: Path, exc: Exception, seconds: float) -> Outcome:
     results = GradingResults.without_results(exc)
     results.file = label
@@ -100,8 +85,12 @@ def _failure(label: str, path: Path, exc: Exception, seconds: float) -> Outcome:
 
 def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: float | None = None,
               threads: int = 1, extra_env: dict[str, str] | None = None, runner=None, *,
-              options: Options | None = None, slot: int = 0) -> Outcome:
-    """Grade one submission in a fresh process under ``scratch``, killed after the overall timeout."""
+              options: Options | None = None, slot: int = 0, keep_executed: Path | None = None,
+              children: stopping.Children | None = None) -> Outcome:
+    """Grade one submission in a fresh process under ``scratch``, killed after the overall timeout.
+
+    ``keep_executed``: a folder to keep the executed notebook in (what its cells printed);
+    ``children``: where the batch keeps track of its running processes (for SIGTERM)."""
     options = options or Options(timeout=timeout or DEFAULT_TIMEOUT)
     timeout = options.timeout if timeout is None else timeout
     start = time.monotonic()
@@ -131,19 +120,25 @@ def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: flo
     with open(scratch / "grader-log.txt", "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=scratch,
                                 start_new_session=True, stdin=subprocess.DEVNULL)
+        children = children or stopping.Children()
+        children.add(proc.pid)
         try:  # run_one plans to finish by the deadline; the kill is for one that could not
             proc.wait(timeout=timeout + KILL_GRACE)
         except subprocess.TimeoutExpired:
-            _kill_tree(proc.pid)
+            stopping.kill_trees([proc.pid])
             return _failure(label, path, SubmissionTimeout(f"timed out after {timeout:g} s"), time.monotonic() - start)
         finally:
-            _kill_tree(proc.pid)  # a kernel may outlive its parent
+            stopping.kill_trees([proc.pid])  # a kernel may outlive its parent
+            children.discard(proc.pid)
     seconds = time.monotonic() - start
     out = scratch / "out"
     if proc.returncode != 0 or not (out / "results.pkl").exists():
         lines = (scratch / "grader-log.txt").read_text(errors="replace").strip().splitlines()
         tail = [line for line in lines if line.strip() and not line.startswith(" ")][-1:] or ["no output"]
         return _failure(label, path, GraderCrash(f"grader crashed (exit {proc.returncode}): {tail[0][:300]}"), seconds)
+    if keep_executed is not None and (out / EXECUTED_NAME).is_file():  # what the notebook printed
+        keep_executed.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out / EXECUTED_NAME, keep_executed / (feedback.file_name(label)[:-4] + ".ipynb"))
     with open(out / "results.pkl", "rb") as f:
         results = dill.load(f)
     results.file = label
@@ -282,19 +277,24 @@ def grade(
     for k in range(workers):
         slots.put((os.getpid() % 4096) * 64 + k % 64)
 
+    children = stopping.Children()
+
     def work(p: Path, n: str, scratch: Path) -> Outcome:
+        if children.stopping:
+            raise stopping.Stopped(children.stopping)
         slot = slots.get()
         try:
-            return grade_one(a, p, n, scratch, options.timeout, threads, env, runner, options=options, slot=slot)
+            return grade_one(a, p, n, scratch, options.timeout, threads, env, runner, options=options, slot=slot,
+                             keep_executed=out_dir / "executed", children=children)
         finally:
             slots.put(slot)
 
     bar = tqdm(total=len(todo), desc=a.id, unit="nb", disable=quiet or not sys.stderr.isatty())
-    with tempfile.TemporaryDirectory(prefix="grade-") as scratch_root:
-        os.chmod(scratch_root, 0o711)  # sandboxed kernels run as other users and must reach their folder
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(work, p, n, Path(scratch_root) / f"{i:05d}"): (p, n)
-                       for i, (p, n) in enumerate(todo)}
+    scratch_root = Path(tempfile.mkdtemp(prefix="grade-"))
+    os.chmod(scratch_root, 0o711)  # sandboxed kernels run as other users and must reach their folder
+    with stopping.stop_on_signals(children), ThreadPoolExecutor(max_workers=workers) as pool:
+        try:
+            futures = {pool.submit(work, p, n, scratch_root / f"{i:05d}"): (p, n) for i, (p, n) in enumerate(todo)}
             for done, fut in enumerate(as_completed(futures), 1):
                 path, name = futures[fut]
                 try:
@@ -309,6 +309,11 @@ def grade(
                     bar.set_postfix_str(f"{name}: {feedback.score_line(outcome)}"[-60:])
                 elif not quiet:
                     print(f"[{done}/{len(todo)}] {name}: {feedback.score_line(outcome)}", flush=True)
+        except stopping.Stopped:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            safe_io.remove_tree(scratch_root)
     bar.close()
     points = json.loads((a.dist_dir / "build-info.json").read_text()).get("points", {})
     outcomes.sort(key=lambda o: o.label)

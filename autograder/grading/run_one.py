@@ -20,6 +20,7 @@ sandbox could have planted: it reads back only the data log, through ``safe_io``
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import resource
@@ -35,6 +36,7 @@ from . import execute, safe_io, sandbox, tamper, verdict
 MAX_LOG_BYTES = 512 << 20
 LOG_NAME = ".hidden-tests-log.pt"  # written by the kernel into its work folder, read back with safe_io
 REPORT_NAME = "report.json"
+EXECUTED_NAME = "executed.ipynb"
 #: The parts of the grader's package the kernel imports to record the hidden tests (read-only there).
 LIBRARY = [REPO_ROOT / "autograder" / name for name in ("__init__.py", "course_checks", "grading", "data.py")]
 GRADER_FILES = ("course_checks.py", "course_data.py")  # copied next to the notebook; never expected.pt
@@ -97,6 +99,13 @@ class Scratch:
             folder.chmod(mode)
         # made before the kernel starts, read-only in the sandbox, filled only after the notebook ran
         self.record.mkdir(mode=0o755)
+
+    def private_digest(self) -> str:
+        """sha256 over the unpacked autograder's files, names and bytes (never in the sandbox's view)."""
+        h = hashlib.sha256()
+        for path in sorted(p for p in self.private.rglob("*") if p.is_file()):
+            h.update(str(path.relative_to(self.private)).encode() + b"\0" + path.read_bytes())
+        return h.hexdigest()
 
     def clean(self) -> None:
         for folder in [self.work, self.private, self.record, *self.root.glob("kernel-*")]:
@@ -188,6 +197,7 @@ def run(args: argparse.Namespace) -> None:
     scratch.make()
     with zipfile.ZipFile(args.autograder_zip) as zf:
         zf.extractall(scratch.private)
+    private_before = scratch.private_digest()
     config = json.loads((scratch.private / "otter_config.json").read_text())
     notebook = lay_out_work(args, scratch)
     # both read the file as submitted, before any of it runs
@@ -219,6 +229,8 @@ def run(args: argparse.Namespace) -> None:
                                seed=config.get("seed"), seed_variable=config.get("seed_variable"),
                                log_file=scratch.root / "kernel-log.txt")
 
+    if scratch.private_digest() != private_before:  # cannot happen unless the sandbox leaks
+        tampering.append("the autograder's own files changed while the notebook ran")
     log, not_run = (None, run_info.record_error) if run_info.record_error else load_log(scratch.work)
     if log is not None:
         tampering += tamper.compare_fingerprints(log.get("fingerprints"), verdict.seal.fingerprints())
@@ -232,8 +244,10 @@ def run(args: argparse.Namespace) -> None:
     with open(scratch.out / "results.pkl", "wb") as f:
         dill.dump(results, f)
     if run_info.notebook is not None:  # what the notebook printed, for the instructor
-        run_info.notebook.cells = [c for c in run_info.notebook.cells if verdict.seal.RECORD_MARK not in c.source]
-        nbformat.write(run_info.notebook, scratch.out / "executed.ipynb")
+        for cell in run_info.notebook.cells:
+            if verdict.seal.RECORD_MARK in cell.source:
+                cell.source = "# The grader recorded the hidden tests here; below is what the notebook's code printed."
+        nbformat.write(run_info.notebook, scratch.out / EXECUTED_NAME)
     report.seconds = time.monotonic() - start
     report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     report.write(scratch.out)
