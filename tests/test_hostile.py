@@ -14,9 +14,13 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import pytest
 
 from autograder import REPO_ROOT
@@ -30,7 +34,7 @@ sys.modules["hostile_cases"] = cases  # dataclasses look their module up
 _spec.loader.exec_module(cases)
 
 CANARY_DIR = Path("/tmp/hostile-canary")
-OPTIONS = batch.Options(timeout=240, cell_timeout=10, memory_gb=1.5)
+OPTIONS = batch.Options(timeout=240, cell_timeout=10, memory_gb=1.5, disk_gb=1)
 FULL = 26
 
 # case -> (total score, words the status must contain). q1 is worth 5 points, q3 3, q4 4, q5 5, q6 2, q7 2.
@@ -70,6 +74,53 @@ EXPECTED: dict[str, tuple[float | None, tuple[str, ...]]] = {
     "zip_extra_files": (FULL, ("Completed",)),
     "zip_traversal": (0, ("invalid submission", "unsafe paths")),
     "zip_two_notebooks": (0, ("invalid submission", "exactly one notebook")),
+    # the grader trusts no word of the kernel
+    "forge_log_hook": (0, ("tampering suspected", "no fingerprints")),
+    "forge_log_thread": (0, ("Completed",)),
+    "replace_recorder": (0, ("tampering suspected", "no fingerprints")),
+    "pre_import_library": (None, ("tampering suspected", "does not report autograder.course_checks.")),
+    "exfiltrate_tests": (FULL - 5, ("Completed",)),  # its softmax raises in every q1 test
+    # the grader follows no link the notebook planted
+    "plant_links": (FULL, ("Completed",)),
+    "log_symlink": (0, ("hidden tests not run", "is not a regular file")),
+    "log_fifo": (0, ("hidden tests not run", "is not a regular file")),
+    "log_huge": (0, ("hidden tests not run", "larger than 512 MB")),
+    "deep_tree": (FULL, ("Completed",)),
+    "many_files": (FULL, ("(in q7) wrote more than 100,000 files and folders",)),
+    "special_files": (FULL, ("Completed",)),
+    "unreadable_dirs": (FULL, ("Completed",)),
+    # disk, processes, signals
+    "disk_bomb": (FULL, ("(in q7) wrote more than 1 GB into the work folder",)),
+    "sparse_bomb": (FULL, ("Completed",)),
+    "kill_all": (FULL, ("Completed",)),
+    "proc_peek": (FULL, ("Completed",)),
+    "daemon_child": (FULL, ("Completed",)),
+    "sigint_ignored": (FULL, ("(in q3) timed out after 10 s, and ignored the interrupt",)),
+    "zip_symlink": (FULL, ("Completed",)),
+}
+
+# case -> (lines the attack cell must have printed, fragments no printed line may hold)
+OBSERVED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "write_outside": (("could not write /tmp/hostile-canary",), ("wrote /tmp/hostile-canary", "wrote /work", "/..")),
+    "network": (("socket to pypi.org:443 failed", "http://1.1.1.1 failed"), ("worked",)),
+    "read_hidden_tests": (("searched",), ("found",)),
+    "forge_log_hook": (("torch.save hooked", "forged the log of"), ()),
+    "forge_log_thread": (("thread started",), ()),
+    "replace_recorder": (("finder installed", "the fake recorder wrote"), ()),
+    "pre_import_library": (("patched the grader's own checks",), ()),
+    "plant_links": ((*(f"could not plant ../{n}" for n in ("record/tests", "record/expected.pt", "private/files",
+                                                           "out/results.pkl", "kernel-1/kernel.json", "kernel-2",
+                                                           "record")),), ("planted ../",)),
+    "log_symlink": (("replaced the log",), ()),
+    "log_fifo": (("replaced the log",), ()),
+    "log_huge": (("replaced the log",), ()),
+    "deep_tree": (("made a tree 10000 folders deep",), ()),
+    "special_files": (("mknod failed", "hardlink failed"), ("worked",)),
+    "unreadable_dirs": (("locked",), ()),
+    "sparse_bomb": (("could not: File too large",), ("made a 100 GB",)),
+    "proc_peek": (("processes:",), ("run_one", "autograder grade", "pytest", "grade-")),
+    "daemon_child": (("daemon started",), ()),
+    "zip_symlink": (("is a link: False holds: /etc/shadow",), ()),
 }
 
 
@@ -85,55 +136,160 @@ def _repo_manifest() -> dict[str, str]:
     return out
 
 
-@pytest.fixture(scope="module")
-def catalogue(a1, tmp_path_factory):
-    """The whole catalogue graded once: (paths, outcomes by case, CSV rows by label, out dir, seconds)."""
-    folder = tmp_path_factory.mktemp("hostile")
-    paths = cases.build_all(folder / "submissions")
+def _venv_manifest() -> dict[str, tuple]:
+    """(size, mtime, mode) of every file and link of the virtual environment every sandbox reads."""
+    venv = Path(sys.prefix).resolve()
+    out = {}
+    for root, dirs, files in os.walk(venv):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            st = os.lstat(path)
+            out[path] = (st.st_size, st.st_mtime_ns, st.st_mode)
+    return out
+
+
+def _canary_state() -> dict[str, str]:
+    """Every entry of the canary folder (a host folder the grader, not the sandbox, can reach)."""
+    return {p.name: p.read_text() if p.is_file() else "folder" for p in CANARY_DIR.iterdir()}
+
+
+def printed(out: Path, label: str) -> list[str]:
+    """The OBSERVED lines the notebook printed while it was graded (the executed notebook the batch kept)."""
+    import nbformat
+
+    path = out / "executed" / feedback.executed_name(label)
+    if not path.exists():
+        return []
+    lines = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            lines += [line.split("OBSERVED: ", 1)[1] for line in str(output.get("text", "")).splitlines()
+                      if "OBSERVED: " in line]
+    return lines
+
+
+def _free_bytes(path: Path) -> int:
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+@dataclass
+class Graded:
+    paths: dict[str, Path]
+    by_case: dict
+    rows: dict[str, dict]
+    out: Path
+    seconds: float
+    scratch: Path  # the folder the batch's scratch folders were made in
+    before: dict = field(default_factory=dict)  # what the host looked like before
+    after: dict = field(default_factory=dict)
+
+
+def grade_catalogue(a, paths: dict[str, Path], folder: Path, options: batch.Options) -> Graded:
+    """Grade ``paths`` as one batch, with the host's state taken before and after."""
+    scratch = folder / "scratch"
+    scratch.mkdir()
     CANARY_DIR.mkdir(exist_ok=True)
-    canary = CANARY_DIR / "canary.txt"
-    canary.write_text("untouched\n")
+    (CANARY_DIR / "canary.txt").write_text("untouched\n")
     for stray in (CANARY_DIR / "pwned.txt", Path("/tmp/pwned.txt")):
         stray.unlink(missing_ok=True)
-    before = _repo_manifest()
+    before = {"repo": _repo_manifest(), "venv": _venv_manifest(), "canary": _canary_state(),
+              "free": _free_bytes(folder)}
     start = time.monotonic()
-    outcomes, _ = batch.grade(a1, list(paths.values()), folder / "out", workers=2, options=OPTIONS, quiet=True)
+    saved, tempfile.tempdir = tempfile.tempdir, str(scratch)  # the batch's scratch folders go here
+    try:
+        outcomes, _ = batch.grade(a, list(paths.values()), folder / "out", workers=2, options=options, quiet=True)
+    finally:
+        tempfile.tempdir = saved
     seconds = time.monotonic() - start
-    after = _repo_manifest()
-    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
-    assert not changed, f"files of the repository changed while grading: {changed[:10]}"
-    assert canary.read_text() == "untouched\n"
+    after = {"repo": _repo_manifest(), "venv": _venv_manifest(), "canary": _canary_state(),
+             "free": _free_bytes(folder)}
     by_case = {o.path.stem: o for o in outcomes}
     with open(folder / "out" / "final_grades.csv", newline="") as f:
         rows = {r["file"]: r for r in csv.DictReader(f)}
-    print(f"\ncatalogue: {len(paths)} submissions graded in {seconds:.1f} s")
+    print(f"\n{a.id}: {len(paths)} submissions graded in {seconds:.1f} s")
     for name in paths:
         o = by_case[name]
         total = "-" if o.results.has_catastrophic_failure() else f"{o.results.total:g}"
         print(f"  {name:22s} {total:>3s}  {o.seconds:5.1f} s  {o.status}")
-    return paths, by_case, rows, folder / "out", seconds
+    return Graded(paths, by_case, rows, folder / "out", seconds, scratch, before, after)
+
+
+@pytest.fixture(scope="module")
+def catalogue(a1, tmp_path_factory):
+    """The whole catalogue of assignment 01 graded once, in one sandboxed batch."""
+    assert sandbox.bwrap_problem() is None, f"the catalogue needs bubblewrap: {sandbox.bwrap_problem()}"
+    folder = tmp_path_factory.mktemp("hostile")
+    return grade_catalogue(a1, cases.build_all(folder / "submissions"), folder, OPTIONS)
+
+
+def test_nothing_outside_the_sandbox_changed(catalogue):
+    g = catalogue
+    for what in ("repo", "venv"):
+        changed = sorted(k for k in set(g.before[what]) | set(g.after[what]) if g.before[what].get(k) != g.after[what].get(k))
+        assert not changed, f"{what}: files changed while grading: {changed[:10]}"
+    assert g.after["canary"] == g.before["canary"] == {"canary.txt": "untouched\n"}
+    assert not (CANARY_DIR / "pwned.txt").exists() and not Path("/tmp/pwned.txt").exists()
+    assert list(g.scratch.iterdir()) == [], "scratch folders were left behind"
+    assert g.after["free"] > g.before["free"] - (1 << 30), "grading filled the host's disk"
+
+
+def test_each_attack_saw_what_the_sandbox_allows(catalogue):
+    wrong = []
+    for name, (wanted, forbidden) in OBSERVED.items():
+        lines = printed(catalogue.out, catalogue.paths[name].name)
+        missing = [w for w in wanted if not any(w in line for line in lines)]
+        found = [line for line in lines if any(f in line for f in forbidden)]
+        if missing or found:
+            wrong.append(f"{name}: missing {missing}, forbidden {found[:3]}; printed {lines[:8]}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_autograders_own_files_never_changed(catalogue):
+    assert not [n for n, o in catalogue.by_case.items() if "own files changed" in o.status]
+
+
+def test_feedback_never_quotes_the_hidden_tests(catalogue, a1):
+    with zipfile.ZipFile(a1.autograder_zip) as zf:
+        lines = {line.strip() for n in zf.namelist() if n.startswith("tests/")
+                 for line in zf.read(n).decode().splitlines() if len(line.strip()) >= 24}
+    for path in (catalogue.out / "feedback").iterdir():
+        text = path.read_text()
+        quoted = [line for line in lines if line in text]
+        assert not quoted, f"{path.name} quotes the hidden tests: {quoted[:2]}"
+    assert "[text of the hidden tests removed]" in (catalogue.out / "feedback" / "exfiltrate_tests.ipynb.txt").read_text()
+
+
+def test_no_process_outlives_the_batch(catalogue):
+    left = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"])
+            if p.info["cmdline"] and any("hostile-daemon-marker" in part for part in p.info["cmdline"])]
+    assert not left, left
+
+
+def test_grading_the_grader_tampering_only_loses_points(catalogue):
+    g = catalogue
+    assert g.by_case["pre_import_library"].results.total <= g.by_case["wrong_softmax"].results.total
 
 
 def test_catalogue_is_large_and_covers_every_category():
-    assert len(cases.CASES) >= 24
+    assert len(cases.CASES) + sum(map(len, cases.OTHER_CASES.values())) >= 45
     assert {c.category for c in cases.CASES} >= {"broken file", "broken notebook", "never finishes",
                                                   "resource abuse", "attack"}
     assert set(EXPECTED) == set(cases.BY_NAME), "every case needs an expected outcome"
 
 
 def test_every_case_gets_its_expected_outcome(catalogue):
-    paths, by_case, rows, out, _ = catalogue
     wrong = []
     for name, (total, words) in EXPECTED.items():
-        o = by_case[name]
+        o = catalogue.by_case[name]
         got = 0 if o.results.has_catastrophic_failure() else o.results.total
-        if got != total or not all(w in o.status for w in words):
+        if (total is not None and got != total) or not all(w in o.status for w in words):
             wrong.append(f"{name}: expected {total} and {words}, got {got} and {o.status!r}")
     assert not wrong, "\n".join(wrong)
 
 
 def test_one_csv_row_and_one_feedback_file_per_submission(catalogue):
-    paths, by_case, rows, out, _ = catalogue
+    paths, by_case, rows, out = catalogue.paths, catalogue.by_case, catalogue.rows, catalogue.out
     assert set(rows) == {"points-per-question"} | {p.name for p in paths.values()}
     for name, path in paths.items():
         text = (out / "feedback" / feedback.file_name(path.name)).read_text()
@@ -142,7 +298,7 @@ def test_one_csv_row_and_one_feedback_file_per_submission(catalogue):
 
 
 def test_tampering_never_raises_a_score_and_is_flagged(catalogue):
-    _, by_case, _, _, _ = catalogue
+    by_case = catalogue.by_case
     untampered = by_case["wrong_softmax"].results
     value_tests = [r.test_case.name for r in untampered.results["q1"].test_case_results
                    if r.test_case.hidden and not r.passed]
@@ -156,24 +312,23 @@ def test_tampering_never_raises_a_score_and_is_flagged(catalogue):
         assert "tampering suspected" in by_case[name].status
 
 
-@pytest.mark.skipif(sandbox.bwrap_problem() is not None, reason="needs bubblewrap")
 def test_sandbox_blocks_network_hidden_files_and_writes(catalogue):
-    _, by_case, _, _, _ = catalogue
+    by_case = catalogue.by_case
     for name in ("network", "read_hidden_tests", "write_outside"):
         assert "unsandboxed" not in by_case[name].status
     assert not (CANARY_DIR / "pwned.txt").exists() and not Path("/tmp/pwned.txt").exists()
 
 
 def test_timeouts_name_the_cell_and_keep_other_questions(catalogue):
-    _, by_case, _, _, _ = catalogue
+    by_case = catalogue.by_case
     assert "(in q4) timed out" in by_case["infinite_loop_q4"].status
     assert "(in q1) timed out" in by_case["sleep_forever"].status
 
 
 def test_grading_the_same_batch_three_times_gives_identical_csvs(a1, catalogue, tmp_path):
-    paths, _, _, _, _ = catalogue
+    paths = catalogue.paths
     chosen = [paths[n] for n in ("solution", "blank", "patch_allclose", "empty")]
-    first = (catalogue[3] / "final_grades.csv").read_text()
+    first = (catalogue.out / "final_grades.csv").read_text()
     csvs = []
     for k in range(3):
         batch.grade(a1, chosen, tmp_path / f"run{k}", workers=2, options=OPTIONS, quiet=True)
@@ -185,7 +340,7 @@ def test_grading_the_same_batch_three_times_gives_identical_csvs(a1, catalogue, 
 
 
 def test_without_bubblewrap_grading_warns_and_the_status_says_unsandboxed(a1, catalogue, tmp_path):
-    paths = catalogue[0]
+    paths = catalogue.paths
     out = tmp_path / "out"
     env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # no bwrap on the PATH
     done = subprocess.run([sys.executable, "-m", "autograder", "grade", "-a", a1.id, "--out", str(out),
@@ -199,7 +354,7 @@ def test_without_bubblewrap_grading_warns_and_the_status_says_unsandboxed(a1, ca
 
 
 def test_a_killed_batch_resumes_without_regrading(a1, catalogue, tmp_path):
-    paths, _, _, _, _ = catalogue
+    paths = catalogue.paths
     chosen = [str(paths[n]) for n in ("solution", "blank", "syntax_error")]
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "autograder", "grade", "-a", a1.id, "--out", str(out), "--workers", "1",
@@ -220,3 +375,90 @@ def test_a_killed_batch_resumes_without_regrading(a1, catalogue, tmp_path):
         rows = {r["file"]: r for r in csv.DictReader(f)}
     assert {Path(p).name for p in chosen} <= set(rows)
     assert float(rows["solution.ipynb"]["total_points_earned"]) == FULL
+
+
+# --------------------------------------------------------------------------- assignments 03 and 04
+OTHER_OPTIONS = batch.Options(timeout=400, cell_timeout=120, memory_gb=3, disk_gb=1)
+# attack -> (its control: the same notebook without the attack, words its status must contain)
+OTHER_ATTACKS = {
+    "a3_forge_log_hook": (None, ("tampering suspected", "no fingerprints")),
+    "a3_zero_grad_patched": ("a3_zero_grad", ("tampering suspected", "does not report autograder.course_checks.probe")),
+    "a4_forge_log_thread": (None, ("Completed",)),
+    "a4_bad_train_patched": ("a4_bad_train", ("tampering suspected", "does not report autograder.course_checks.training")),
+}
+
+
+@pytest.mark.parametrize("assignment", sorted(cases.OTHER_CASES))
+def test_attacks_on_the_checks_that_observe_in_the_kernel_only_lose_points(assignment, tmp_path):
+    from autograder import assignments
+
+    assert sandbox.bwrap_problem() is None, sandbox.bwrap_problem()
+    a = assignments.get(assignment)
+    from conftest import ensure_built
+
+    ensure_built(a)
+    g = grade_catalogue(a, cases.build_other(assignment, tmp_path / "submissions"), tmp_path, OTHER_OPTIONS)
+    assert g.after["venv"] == g.before["venv"] and g.after["repo"] == g.before["repo"]
+    assert list(g.scratch.iterdir()) == []
+    for name, (control, words) in OTHER_ATTACKS.items():
+        if name not in g.by_case:
+            continue
+        o = g.by_case[name]
+        assert all(w in o.status for w in words), f"{name}: {o.status}"
+        assert printed(g.out, g.paths[name].name), f"{name}: the attack cell printed nothing"
+        if control is None:
+            assert o.results.total == 0, f"{name} scored {o.results.total} from a blank notebook"
+        else:
+            honest = g.by_case[control].results.total
+            assert honest < o.results.possible, f"{control} should lose points honestly"
+            assert o.results.total <= honest, f"{name} scored {o.results.total}, more than {control}'s {honest}"
+
+
+# --------------------------------------------------------------------------- limits over the whole submission
+def test_a_loop_after_the_last_question_keeps_its_points_under_the_overall_limit(a1, tmp_path):
+    """``--timeout`` cuts the looping cell and still records the hidden tests in its reserve."""
+    nb = cases.insert_cell(cases.solution_notebook(), "accuracy", cases.LOOP_AFTER_LAST)
+    path = cases.write(nb, tmp_path, "loop_after_last")
+    options = batch.Options(timeout=60, cell_timeout=300, memory_gb=1.5)
+    start = time.monotonic()
+    outcomes, _ = batch.grade(a1, [path], tmp_path / "out", workers=1, options=options, quiet=True)
+    (o,) = outcomes
+    assert not o.results.has_catastrophic_failure(), o.status
+    assert o.results.total >= 0.9 * FULL, (o.results.total, o.status)
+    assert "(in q7) was cut at the submission's overall limit of 60 s" in o.status
+    assert time.monotonic() - start < 60 + batch.KILL_GRACE
+
+
+def test_sigterm_stops_every_sandbox_and_keeps_finished_results(a1, tmp_path):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    solution = cases.write(cases.solution_notebook(), folder, "a_solution")
+    for k in range(3):
+        cases.write(cases.insert_cell(cases.solution_notebook(), "softmax", cases.INFINITE_LOOP), folder, f"loop{k}")
+    out = tmp_path / "out"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", "-a", a1.id, "--out", str(out),
+                             "--workers", "2", "--cell-timeout", "200", str(folder)], cwd=REPO_ROOT,
+                            env={**os.environ, "TMPDIR": str(scratch)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 240
+    tree: list[psutil.Process] = []
+    while time.monotonic() < deadline:  # wait until the solution is graded and two sandboxes loop
+        tree = psutil.Process(proc.pid).children(recursive=True)
+        if list((out / ".results").glob("*.pkl")) and sum("bwrap" in p.name() for p in tree if p.is_running()) >= 1:
+            break
+        time.sleep(0.5)
+    assert any(p.name() == "bwrap" for p in tree), "no sandbox was running when the signal was sent"
+    tree = psutil.Process(proc.pid).children(recursive=True)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=30)[0].decode()
+    took = time.monotonic() - sent
+    assert proc.returncode == 143, output
+    assert took < 10, f"took {took:.1f} s"
+    alive = [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, [p.cmdline() for p in alive]
+    assert list(scratch.iterdir()) == [], "scratch folders were left behind"
+    assert "running the same command again grades only the rest" in output
+    kept = list((out / ".results").glob("*.pkl"))
+    assert len(kept) == 1, "the finished solution's result must be kept (and nothing unfinished)"

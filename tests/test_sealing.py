@@ -198,3 +198,64 @@ def test_function_code_comes_from_the_submitted_notebook():
     assert "torch.exp" in facts["softmax"]["source"] and "torch.softmax" not in facts["softmax"]["source"]
     assert facts["scale"]["global_loads"] == ["Y"]
     assert "exp" in facts["softmax"]["co_names"]
+
+
+def test_fingerprints_are_the_same_in_every_fresh_process():
+    """The kernel and the grader compute them in different processes (and hash seeds): honest runs must agree."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = "import json; from autograder.grading import seal; print(json.dumps(seal.fingerprints()))"
+    runs = [json.loads(subprocess.run([sys.executable, "-c", pre + code], capture_output=True, text=True, check=True,
+                                      env={**os.environ, "PYTHONHASHSEED": seed}).stdout)
+            for pre, seed in (("", "1"), ("import torch, numpy.testing, otter; ", "2"))]
+    assert runs[0] == runs[1] and len(runs[0]) > 100
+    assert any(k.startswith("autograder.course_checks.") for k in runs[0])
+    assert any(k.startswith("autograder.grading.seal.Recorder") for k in runs[0])
+
+
+def test_a_rebound_or_recompiled_grader_function_is_reported():
+    from autograder import course_checks
+
+    pristine = seal.fingerprints()
+    saved_fn, saved_code = course_checks.check_against_solution, course_checks.describe.__code__
+    try:
+        course_checks.check_against_solution = lambda *a, **k: 1  # rebound in the package
+        course_checks.describe.__code__ = (lambda value: "x").__code__  # same object, other code
+        found = tamper.compare_fingerprints(seal.fingerprints(), pristine)
+    finally:
+        course_checks.check_against_solution, course_checks.describe.__code__ = saved_fn, saved_code
+    assert any("does not report autograder.course_checks.check_against_solution" in f for f in found), found
+    assert any("autograder.course_checks.compare.describe was replaced" in f for f in found), found
+
+
+# --------------------------------------------------------------------------- the protocol with the checks
+def test_both_sides_of_the_sealing_protocol_agree():
+    """seal's stand-ins carry exactly the attributes the checks read (course_checks.sealing names them),
+    and the shipped single-file checks hold the same protocol as the package."""
+    import importlib.util
+    import types
+
+    from autograder import course_checks, ship
+    from autograder.course_checks import sealing
+
+    session = seal.Session("record")
+    recorder = seal.Recorder(session, "f", lambda x: x)
+    assert sealing._target(recorder) is not recorder and sealing._target(recorder)(3) == 3
+    rewrapped = course_checks.with_helpers(recorder, g=lambda: 0)
+    assert isinstance(rewrapped, seal.Recorder)
+    replay = seal.Session("replay", {"tests": {}})
+    stand_in = seal.Replayer(replay, "f", {"source": "def f(x):\n    return x", "global_loads": ["Y"]}, {})
+    assert sealing._is_student_function(stand_in) and course_checks.with_helpers(stand_in) is stand_in
+    assert {a for a in sealing.ATTRIBUTES if hasattr(recorder, a) or hasattr(stand_in, a)} == set(sealing.ATTRIBUTES)
+    assert course_checks.global_data_reads(stand_in) == {} and course_checks.find_banned_calls(stand_in, {"softmax"}) == []
+
+    spec = importlib.util.spec_from_loader("shipped_checks", loader=None)
+    shipped = importlib.util.module_from_spec(spec)
+    exec(compile(ship.checks_source(), "course_checks.py", "exec"), shipped.__dict__)
+    for name in ("TARGET", "FUNCTION", "SOURCE", "GLOBAL_LOADS", "REWRAP", "ATTRIBUTES"):
+        assert getattr(shipped, name) == getattr(sealing, name)
+    public = lambda m: {n for n, v in vars(m).items() if not n.startswith("_") and not isinstance(v, types.ModuleType)}
+    assert public(shipped) - {"annotations"} >= public(course_checks) - {"MODULES"}

@@ -138,7 +138,7 @@ def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: flo
         return _failure(label, path, GraderCrash(f"grader crashed (exit {proc.returncode}): {tail[0][:300]}"), seconds)
     if keep_executed is not None and (out / EXECUTED_NAME).is_file():  # what the notebook printed
         keep_executed.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(out / EXECUTED_NAME, keep_executed / (feedback.file_name(label)[:-4] + ".ipynb"))
+        shutil.copyfile(out / EXECUTED_NAME, keep_executed / feedback.executed_name(label))
     with open(out / "results.pkl", "rb") as f:
         results = dill.load(f)
     results.file = label

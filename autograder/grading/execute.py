@@ -35,7 +35,13 @@ import otter as _otter_for_grading
 _otter_for_grading.Notebook._grading_mode = True  # grader.check/export do nothing while grading
 _otter_for_grading.Notebook.check = lambda self, *args, **kwargs: None
 del _otter_for_grading
+try:  # imported here, on the grader's time, so that a cell's limit measures the student's code
+    import numpy as _numpy_for_grading, torch as _torch_for_grading
+    del _numpy_for_grading, _torch_for_grading
+except ImportError:
+    pass
 """
+SETUP_TIMEOUT = 300.0  # seconds for the grader's own first cell (imports torch)
 class KernelStuck(Exception):
     """The kernel did not answer after its cell was interrupted."""
 
@@ -334,7 +340,7 @@ async def _one_start(run: _Run) -> bool:
         try:
             async with client.async_setup_kernel(env=run.env, preexec_fn=sandbox.preexec, stdout=log, stderr=log):
                 sandbox.lock_kernel_dir()
-                await client.run_cell(nb.cells[0], 0, run.budget.cell_timeout)
+                await client.run_cell(nb.cells[0], 0, SETUP_TIMEOUT)
                 stage = "cells"
                 await _run_cells(run, client, nb)
                 stage = "record"

