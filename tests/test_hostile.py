@@ -97,7 +97,7 @@ def catalogue(a1, tmp_path_factory):
         stray.unlink(missing_ok=True)
     before = _repo_manifest()
     start = time.monotonic()
-    outcomes, _ = batch.grade(a1, list(paths.values()), folder / "out", workers=2, options=OPTIONS, quiet=True)
+    outcomes = batch.grade(a1, list(paths.values()), folder / "out", workers=2, options=OPTIONS, quiet=True)
     seconds = time.monotonic() - start
     after = _repo_manifest()
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
