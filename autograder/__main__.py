@@ -93,8 +93,8 @@ def cmd_grade(args) -> int:
         start = time.monotonic()
         options = batch.Options(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_gb=args.memory_gb,
                                 disk_gb=args.disk_gb, sandbox=not args.no_sandbox)
-        outcomes, frame = batch.grade(a, paths, out, workers=args.workers, runner=runner, options=options,
-                                      resume=not args.no_resume)
+        outcomes = batch.grade(a, paths, out, workers=args.workers, runner=runner, options=options,
+                               resume=not args.no_resume)
         wall = time.monotonic() - start
         rows = [("file", "score", "expected" if expected else "", "seconds", "grading_status")]
         for o in outcomes:
@@ -107,7 +107,8 @@ def cmd_grade(args) -> int:
         print(f"\n{a.id}: {len(outcomes)} submission(s) in {wall:.1f} s -> {out / 'final_grades.csv'}, "
               f"{out / 'report.html'}")
         _print_table(rows)
-        print(batch.summary_line(outcomes, float(frame.iloc[0].total_points_earned)))
+        possible = sum(json.loads((a.dist_dir / "build-info.json").read_text())["points"].values())
+        print(batch.summary_line(outcomes, float(possible)))
     return status
 
 

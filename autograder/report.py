@@ -8,10 +8,9 @@ import io
 import re
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .grading.batch import Outcome
+from .grading.feedback import file_name, score_line
+from .grading.outcome import Outcome
 
 SLOWEST = 5
 COMMON_FAILURES = 3
@@ -54,7 +53,7 @@ def _template(sentence: str) -> str:
     return re.sub(r"-?\d+(\.\d+)?(e[-+]?\d+)?", "#", sentence)
 
 
-def question_stats(outcomes: list["Outcome"], points: dict[str, float]) -> list[dict]:
+def question_stats(outcomes: list[Outcome], points: dict[str, float]) -> list[dict]:
     """Per question: mean points, share of full marks, most common failure messages."""
     graded = [o for o in outcomes if not o.results.has_catastrophic_failure()]
     stats = []
@@ -81,10 +80,8 @@ def question_stats(outcomes: list["Outcome"], points: dict[str, float]) -> list[
     return stats
 
 
-def render(outcomes: list["Outcome"], points: dict[str, float], title: str, feedback_dir: str = "feedback") -> str:
+def render(outcomes: list[Outcome], points: dict[str, float], title: str, feedback_dir: str = "feedback") -> str:
     """The report as an HTML string."""
-    from .grading.feedback import file_name, score_line
-
     possible = sum(points.values())
     totals = [o.results.total for o in outcomes if not o.results.has_catastrophic_failure()]
     problems = [o for o in outcomes if o.results.has_catastrophic_failure()]
@@ -134,7 +131,7 @@ def render(outcomes: list["Outcome"], points: dict[str, float], title: str, feed
     return "\n".join(parts)
 
 
-def write(outcomes: list["Outcome"], points: dict[str, float], out_dir: Path, title: str) -> Path:
+def write(outcomes: list[Outcome], points: dict[str, float], out_dir: Path, title: str) -> Path:
     path = out_dir / "report.html"
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(render(outcomes, points, title), encoding="utf-8")

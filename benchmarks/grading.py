@@ -71,8 +71,8 @@ def main() -> None:
         ours, per_assignment, rss = 0.0, {}, []
         for aid, paths in subs.items():
             start = time.perf_counter()
-            outcomes, _ = batch.grade(assignments.get(aid), paths, tmp / "ours" / aid,
-                                      workers=args.workers, quiet=True)
+            outcomes = batch.grade(assignments.get(aid), paths, tmp / "ours" / aid,
+                                   workers=args.workers, quiet=True)
             per_assignment[aid] = time.perf_counter() - start
             ours += per_assignment[aid]
             rss += [(o.label, o.peak_rss_mb) for o in outcomes]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from autograder import REPO_ROOT, assignments, demos
@@ -36,8 +37,8 @@ def demo_batch(built, tmp_path_factory):
     """The demo submissions of one assignment, graded once: (assignment, demos, outcomes, csv frame, out dir)."""
     out = tmp_path_factory.mktemp(f"demo-{built.id}")
     made = demos.make(built, out / "submissions", points_of(built))
-    outcomes, frame = batch.grade(built, [d.path for d in made], out, workers=2, timeout=300, quiet=True)
-    return built, made, {o.label: o for o in outcomes}, frame, out
+    outcomes = batch.grade(built, [d.path for d in made], out, workers=2, timeout=300, quiet=True)
+    return built, made, {o.label: o for o in outcomes}, pd.read_csv(out / "final_grades.csv"), out
 
 
 @pytest.fixture(scope="session")

@@ -246,8 +246,8 @@ def test_batch_grades_through_the_docker_runner_like_the_local_path(a1, tmp_path
     log = tmp_path / "docker-calls.txt"
     os.environ["FAKE_DOCKER_LOG"] = str(log)
     try:
-        outcomes, frame = batch.grade(a1, [a1.solution_notebook], tmp_path / "out", workers=1, timeout=300,
-                                      quiet=True, runner=container.DockerRunner(docker=str(fake)))
+        outcomes = batch.grade(a1, [a1.solution_notebook], tmp_path / "out", workers=1, timeout=300,
+                               quiet=True, runner=container.DockerRunner(docker=str(fake)))
     finally:
         del os.environ["FAKE_DOCKER_LOG"]
     (o,) = outcomes

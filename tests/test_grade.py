@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -11,8 +12,8 @@ import nbformat
 import psutil
 import pytest
 
-from autograder import REPO_ROOT, notebooks
-from autograder.grading import feedback
+from autograder import REPO_ROOT, demos, notebooks
+from autograder.grading import batch, feedback
 
 pytestmark = pytest.mark.slow
 
@@ -104,3 +105,23 @@ def test_cli_grades_a_batch_with_a_loop_and_broken_files(a1, tmp_path):
             assert (tmp_path / "out" / "feedback" / feedback.file_name(name)).exists()
     assert not _processes_mentioning(str(scratch)), "a timed-out submission left its kernel running"
     assert not list(scratch.iterdir()), "the grader left temporary files behind"
+
+
+def test_a_late_submission_joins_the_class_folder(a1, tmp_path):
+    """Two submissions, then one late one into the same --out: the class's CSV, not a one-row file."""
+    points = json.loads((a1.dist_dir / "build-info.json").read_text())["points"]
+    paths = [d.path for d in demos.make(a1, tmp_path / "submissions", points)][:3]
+    batch.grade(a1, paths, tmp_path / "at-once", workers=2, quiet=True)
+    batch.grade(a1, paths[:2], tmp_path / "class", workers=2, quiet=True)
+    late = subprocess.run([sys.executable, "-m", "autograder", "grade", "-a", a1.id, "--out", str(tmp_path / "class"),
+                           "--workers", "1", str(paths[2])], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert late.returncode == 0, late.stdout + late.stderr
+    assert "cover 3 submission(s), 2 of them graded" in late.stdout
+    class_csv = (tmp_path / "class" / "final_grades.csv").read_bytes()
+    assert class_csv == (tmp_path / "at-once" / "final_grades.csv").read_bytes()
+    rows = list(csv.reader(class_csv.decode().splitlines()))
+    assert [r[0] for r in rows[1:]] == ["points-per-question", *sorted(p.name for p in paths)]
+    page = (tmp_path / "class" / "report.html").read_text()
+    assert page.count("<tr class='submission'>") == 3 and "3 submissions" in page
+    for p in paths:
+        assert f"<td>{p.name}</td>" in page and (tmp_path / "class" / "feedback" / feedback.file_name(p.name)).exists()

@@ -198,7 +198,7 @@ def grade_catalogue(a, paths: dict[str, Path], folder: Path, options: batch.Opti
     start = time.monotonic()
     saved, tempfile.tempdir = tempfile.tempdir, str(scratch)  # the batch's scratch folders go here
     try:
-        outcomes, _ = batch.grade(a, list(paths.values()), folder / "out", workers=2, options=options, quiet=True)
+        outcomes = batch.grade(a, list(paths.values()), folder / "out", workers=2, options=options, quiet=True)
     finally:
         tempfile.tempdir = saved
     seconds = time.monotonic() - start
@@ -421,7 +421,7 @@ def test_a_loop_after_the_last_question_keeps_its_points_under_the_overall_limit
     path = cases.write(nb, tmp_path, "loop_after_last")
     options = batch.Options(timeout=60, cell_timeout=300, memory_gb=1.5)
     start = time.monotonic()
-    outcomes, _ = batch.grade(a1, [path], tmp_path / "out", workers=1, options=options, quiet=True)
+    outcomes = batch.grade(a1, [path], tmp_path / "out", workers=1, options=options, quiet=True)
     (o,) = outcomes
     assert not o.results.has_catastrophic_failure(), o.status
     assert o.results.total >= 0.9 * FULL, (o.results.total, o.status)

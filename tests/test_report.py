@@ -59,7 +59,7 @@ def test_report_matches_the_csv(demo_batch):
 
 def test_report_lists_timeouts_and_errors_with_reasons(a1, tmp_path):
     (tmp_path / "broken.ipynb").write_text("not json")
-    outcomes, _ = batch.grade(a1, [tmp_path / "broken.ipynb"], tmp_path / "out", workers=1, timeout=60, quiet=True)
+    outcomes = batch.grade(a1, [tmp_path / "broken.ipynb"], tmp_path / "out", workers=1, timeout=60, quiet=True)
     page = (tmp_path / "out" / "report.html").read_text()
     assert "broken.ipynb" in page and "not valid JSON" in page
     assert batch.summary_line(outcomes, 26) == "graded 0, errored 1, timed out 0, mean score 0.00 / 26"

@@ -1,8 +1,7 @@
-"""Grade many submissions: a worker pool of isolated processes -> final_grades.csv + feedback."""
+"""Grade many submissions: a worker pool of isolated processes, resumable, into one class folder."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import queue
@@ -16,47 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dill
-import pandas as pd
-from otter.grade.utils import merge_scores_to_df
 from otter.test_files import GradingResults
 
 from .. import REPO_ROOT
 from ..assignments import Assignment
-from . import feedback, safe_io, sandbox, stopping, submissions
+from . import feedback, outputs, safe_io, sandbox, stopping, submissions
+from .outcome import GraderCrash, Outcome, SubmissionTimeout
 from .run_one import EXECUTED_NAME, RunReport
+from .store import BUILD_INFO, ResultStore
 
 DEFAULT_TIMEOUT = 600.0  # Gradescope's default limit, in seconds
 DEFAULT_CELL_TIMEOUT = 300.0
 KILL_GRACE = 20.0  # seconds past --timeout before a run_one that did not finish in time is killed
 DATA_ENV = "FASHION_MNIST_DIR"
-
-
-class SubmissionTimeout(Exception):
-    """The submission ran past its wall-clock limit and was killed."""
-
-
-class GraderCrash(Exception):
-    """The grading process died without results (e.g. the kernel was killed)."""
-
-
-@dataclass
-class Outcome:
-    """What grading one submission produced."""
-
-    label: str
-    path: Path
-    results: GradingResults
-    seconds: float
-    peak_rss_mb: float = float("nan")  # the larger of the grading process and its kernel
-    note: str = ""  # the grader's status for a completed run ("Completed (...)")
-    cell_errors: tuple[str, ...] = ()  # exceptions the notebook's cells raised while grading
-    verdicts: tuple[tuple[str, int], ...] = ()  # (where verdicts came from, how many): sealed, kernel, void
-
-    @property
-    def status(self) -> str:
-        if self.results.has_catastrophic_failure():
-            return str(self.results.catastrophic_error)
-        return self.note or "Completed"
 
 
 @dataclass(frozen=True)
@@ -148,65 +119,6 @@ def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: flo
                    tuple(report.cell_errors), tuple((s, sources.count(s)) for s in sorted(set(sources))))
 
 
-def _with_points_row(df: pd.DataFrame, points: dict[str, float]) -> pd.DataFrame:
-    """Otter drops the question columns when no submission completed; put them back."""
-    if not points or all(q in df.columns for q in points):
-        return df
-    for q in points:
-        df[q] = 0
-    head = {"file": "points-per-question", **points, "total_points_earned": sum(points.values()),
-            "percent_correct": 1, "grading_status": "--"}
-    df = pd.concat([pd.DataFrame([head]), df], ignore_index=True)
-    return df[["file", *sorted(points), "total_points_earned", "percent_correct", "grading_status"]]
-
-
-def write_csv(outcomes: list[Outcome], path: Path, points: dict[str, float]) -> pd.DataFrame:
-    """Write ``final_grades.csv`` with Otter's own merge and this grader's status column, atomically."""
-    df = _with_points_row(merge_scores_to_df([o.results for o in outcomes]), points)
-    status = {o.label: o.status for o in outcomes}
-    df["grading_status"] = [status.get(f, s) for f, s in zip(df["file"], df["grading_status"])]
-    tmp = path.with_suffix(".csv.tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-    return df
-
-
-class ResultStore:
-    """Finished outcomes on disk, one file each, so that a killed batch resumes where it stopped.
-
-    A result is reused only for the same submission bytes, label, autograder build and options.
-    """
-
-    def __init__(self, folder: Path, a: Assignment, options: Options):
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-        info = (a.dist_dir / "build-info.json").read_bytes()
-        self.salt = hashlib.sha256(info + repr(options).encode()).hexdigest()
-
-    def _file(self, path: Path, label: str) -> Path:
-        h = hashlib.sha256(self.salt.encode() + label.encode())
-        try:
-            h.update(path.read_bytes())
-        except OSError:
-            h.update(b"<unreadable>")
-        return self.folder / f"{h.hexdigest()[:32]}.pkl"
-
-    def load(self, path: Path, label: str) -> Outcome | None:
-        file = self._file(path, label)
-        try:
-            with open(file, "rb") as f:
-                return dill.load(f)
-        except Exception:  # missing or half-written: grade again
-            return None
-
-    def save(self, outcome: Outcome) -> None:
-        file = self._file(outcome.path, outcome.label)
-        tmp = file.with_suffix(".tmp")
-        with open(tmp, "wb") as f:
-            dill.dump(outcome, f)
-        os.replace(tmp, file)
-
-
 def _data_env() -> dict[str, str]:
     """Point submissions at one unpacked Fashion-MNIST instead of unpacking it per submission."""
     from .. import data
@@ -228,55 +140,67 @@ def summary_line(outcomes: list[Outcome], possible: float) -> str:
             f"timed out {timed_out}, mean score {mean:.2f} / {possible:g}")
 
 
-def grade(
-    a: Assignment,
-    paths: list[Path],
-    out_dir: Path,
-    *,
-    workers: int | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    quiet: bool = False,
-    runner=None,
-    options: Options | None = None,
-    resume: bool = True,
-) -> tuple[list[Outcome], pd.DataFrame]:
-    """Grade ``paths`` for assignment ``a`` into ``out_dir``; never raises for a bad submission.
-
-    Writes ``final_grades.csv``, ``feedback/<submission>.txt`` and ``report.html``; each finished
-    result is also kept in ``out_dir/.results`` so that a second run after a crash regrades only
-    what was not finished (``resume=False`` regrades everything). Shows a tqdm bar on a terminal,
-    one line per submission otherwise, nothing when ``quiet``.
-    """
-    from tqdm import tqdm
-
-    from .. import report
-
-    options = options or Options(timeout=timeout)
-    workers = max(1, workers or os.cpu_count() or 1)
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "feedback").mkdir(exist_ok=True)
-    store = ResultStore(out_dir / ".results", a, options)
-    names = submissions.labels(paths)
-    outcomes: list[Outcome] = []
-    todo = []
-    for p, n in zip(paths, names):
-        kept = store.load(p, n) if resume else None
-        if kept is not None:
-            outcomes.append(kept)
+def _to_grade(store: ResultStore, paths: list[Path], resume: bool) -> tuple[list[Outcome], list[tuple[Path, str]]]:
+    """Split ``paths`` into results an earlier run already finished and (path, label) pairs to grade."""
+    kept: list[Outcome] = []
+    todo: list[tuple[Path, str]] = []
+    for p, n in zip(paths, submissions.labels(paths)):
+        outcome = store.load(p, n) if resume else None
+        if outcome is not None:
+            kept.append(outcome)
         else:
             todo.append((p, n))
-    if runner is None and options.sandbox and sandbox.bwrap_problem() and not quiet:
+    return kept, todo
+
+
+def _warn_if_unsandboxed(runner, options: Options) -> None:
+    if runner is None and options.sandbox and sandbox.bwrap_problem():
         print(f"WARNING: {sandbox.bwrap_problem()}; student code runs UNSANDBOXED (network, files), "
               "under memory and process limits only. Install bubblewrap (apt-get install bubblewrap).",
               file=sys.stderr, flush=True)
-    if outcomes and not quiet:
-        print(f"{a.id}: {len(outcomes)} result(s) kept from an earlier run, {len(todo)} to grade", flush=True)
-    env = _data_env()
-    slots: queue.SimpleQueue[int] = queue.SimpleQueue()  # one sandbox uid per worker, and per grader run
+
+
+class _Progress:
+    """A tqdm bar on a terminal, one line per finished submission otherwise, nothing when quiet."""
+
+    def __init__(self, a: Assignment, total: int, quiet: bool):
+        from tqdm import tqdm
+
+        self.total, self.quiet, self.done = total, quiet, 0
+        self.bar = tqdm(total=total, desc=a.id, unit="nb", disable=quiet or not sys.stderr.isatty())
+
+    def step(self, name: str, outcome: Outcome) -> None:
+        self.done += 1
+        if not self.bar.disable:
+            self.bar.update()
+            self.bar.set_postfix_str(f"{name}: {feedback.score_line(outcome)}"[-60:])
+        elif not self.quiet:
+            print(f"[{self.done}/{self.total}] {name}: {feedback.score_line(outcome)}", flush=True)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _sandbox_slots(workers: int) -> queue.SimpleQueue[int]:
+    """One sandbox uid slot per worker, distinct between grader runs."""
+    slots: queue.SimpleQueue[int] = queue.SimpleQueue()
     for k in range(workers):
         slots.put((os.getpid() % 4096) * 64 + k % 64)
+    return slots
 
+
+def _run_pool(a: Assignment, todo: list[tuple[Path, str]], options: Options, workers: int, runner,
+              quiet: bool, finished, out_dir: Path) -> list[Outcome]:
+    """Grade ``todo`` on ``workers`` threads, each driving one ``run_one`` process at a time.
+
+    ``finished(outcome)`` is called in this thread as each submission ends, in the order they end.
+    A bug in this grader becomes that submission's ``GraderCrash``; the others go on. SIGTERM or
+    SIGINT kills every running submission and raises ``stopping.Stopped``; the executed notebooks
+    are kept in ``out_dir/executed``; the scratch folders are always removed.
+    """
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    env = _data_env()
+    slots = _sandbox_slots(workers)
     children = stopping.Children()
 
     def work(p: Path, n: str, scratch: Path) -> Outcome:
@@ -289,34 +213,88 @@ def grade(
         finally:
             slots.put(slot)
 
-    bar = tqdm(total=len(todo), desc=a.id, unit="nb", disable=quiet or not sys.stderr.isatty())
+    graded: list[Outcome] = []
+    progress = _Progress(a, len(todo), quiet)
     scratch_root = Path(tempfile.mkdtemp(prefix="grade-"))
     os.chmod(scratch_root, 0o711)  # sandboxed kernels run as other users and must reach their folder
     with stopping.stop_on_signals(children), ThreadPoolExecutor(max_workers=workers) as pool:
         try:
             futures = {pool.submit(work, p, n, scratch_root / f"{i:05d}"): (p, n) for i, (p, n) in enumerate(todo)}
-            for done, fut in enumerate(as_completed(futures), 1):
+            for fut in as_completed(futures):
                 path, name = futures[fut]
                 try:
                     outcome = fut.result()
                 except Exception as exc:  # a bug in this grader must not lose the batch
                     outcome = _failure(name, path, GraderCrash(f"grader error: {exc!r}"), 0.0)
-                feedback.write(outcome, out_dir / "feedback")
-                store.save(outcome)
-                outcomes.append(outcome)
-                if not bar.disable:
-                    bar.update()
-                    bar.set_postfix_str(f"{name}: {feedback.score_line(outcome)}"[-60:])
-                elif not quiet:
-                    print(f"[{done}/{len(todo)}] {name}: {feedback.score_line(outcome)}", flush=True)
+                finished(outcome)
+                graded.append(outcome)
+                progress.step(name, outcome)
         except stopping.Stopped:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         finally:
             safe_io.remove_tree(scratch_root)
-    bar.close()
-    points = json.loads((a.dist_dir / "build-info.json").read_text()).get("points", {})
-    outcomes.sort(key=lambda o: o.label)
-    frame = write_csv(outcomes, out_dir / "final_grades.csv", points)
-    report.write(outcomes, points, out_dir, title=f"{a.id}: {len(outcomes)} submissions")
-    return outcomes, frame
+    progress.close()
+    return graded
+
+
+def _write_class_outputs(a: Assignment, store: ResultStore, out_dir: Path, this_run: list[Outcome],
+                         quiet: bool) -> None:
+    """Write the CSV, the feedback and the report over every current result in the store; say what was left out."""
+    listing = store.listing()
+    points = json.loads((a.dist_dir / BUILD_INFO).read_text()).get("points", {})
+    outputs.write(listing.outcomes, points, out_dir, title=f"{a.id}: {len(listing.current)} submissions")
+    if quiet:
+        return
+    earlier = len({r.label for r in listing.current} - {o.label for o in this_run})
+    if earlier:
+        print(f"{a.id}: {outputs.CSV} and report.html cover {len(listing.current)} submission(s), "
+              f"{earlier} of them graded into {out_dir} by earlier runs", flush=True)
+    for line in listing.notes():
+        print(f"{a.id}: {line}", flush=True)
+    for line in listing.warnings():
+        print(f"WARNING: {a.id}: {line}", file=sys.stderr, flush=True)
+
+
+def grade(
+    a: Assignment,
+    paths: list[Path],
+    out_dir: Path,
+    *,
+    workers: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    quiet: bool = False,
+    runner=None,
+    options: Options | None = None,
+    resume: bool = True,
+) -> list[Outcome]:
+    """Grade ``paths`` for assignment ``a`` into ``out_dir``; never raises for a bad submission.
+
+    Each finished result is kept in ``out_dir/.results`` (see ``store``), so a second run after a
+    crash regrades only what was not finished (``resume=False`` regrades everything). Then
+    ``final_grades.csv``, ``feedback/`` and ``report.html`` are written over every current result
+    in that store, this run's and earlier runs' alike: one late submission graded into a class
+    folder adds its row. Shows a tqdm bar on a terminal, one line per submission otherwise,
+    nothing when ``quiet``.
+
+    Returns:
+        The outcomes of ``paths`` (graded now or kept from an earlier run), sorted by label.
+    """
+    options = options or Options(timeout=timeout)
+    workers = max(1, workers or os.cpu_count() or 1)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    store = ResultStore(out_dir / ".results", a, options)
+    kept, todo = _to_grade(store, paths, resume)
+    if not quiet:
+        _warn_if_unsandboxed(runner, options)
+        if kept:
+            print(f"{a.id}: {len(kept)} result(s) kept from an earlier run, {len(todo)} to grade", flush=True)
+
+    def finished(outcome: Outcome) -> None:
+        store.save(outcome)
+        outputs.write_feedback(outcome, out_dir)
+
+    graded = _run_pool(a, todo, options, workers, runner, quiet, finished, out_dir)
+    outcomes = sorted(kept + graded, key=lambda o: o.label)
+    _write_class_outputs(a, store, out_dir, outcomes, quiet)
+    return outcomes

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .batch import Outcome
+from .outcome import Outcome
 
 
-def score_line(o: "Outcome") -> str:
+def score_line(o: Outcome) -> str:
     r = o.results
     if r.has_catastrophic_failure():
         return f"not graded: {o.status} ({o.seconds:.1f} s)"
@@ -27,7 +25,7 @@ def executed_name(label: str) -> str:
     return safe if safe.endswith(".ipynb") else f"{safe}.ipynb"
 
 
-def render(o: "Outcome") -> str:
+def render(o: Outcome) -> str:
     lines = [f"Submission: {o.label}", f"Status: {o.status}", f"Score: {score_line(o)}", ""]
     r = o.results
     if r.has_catastrophic_failure():
@@ -57,7 +55,7 @@ def render(o: "Outcome") -> str:
     return "\n".join(lines)
 
 
-def write(o: "Outcome", folder: Path) -> Path:
+def write(o: Outcome, folder: Path) -> Path:
     path = folder / file_name(o.label)
     path.write_text(render(o), encoding="utf-8")
     return path
