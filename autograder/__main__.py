@@ -2,7 +2,9 @@
 
     python -m autograder build [--check] [ID ...]
     python -m autograder grade [--assignment ID] [--out DIR] [--workers N] [--timeout S] [--cell-timeout S]
-                               [--memory-gb G] [--no-sandbox] [--no-resume] [--docker [--gpus]] [SUBMISSION ...]
+                               [--memory-gb G] [--no-sandbox] [--no-resume] [--docker [--gpus]]
+                               [--roster ROSTER.csv] [--diff PREVIOUS_OUT] [SUBMISSION ...]
+    python -m autograder manual import SCORES.csv --out DIR [--assignment ID]
     python -m autograder strength [--functions-only] [ID ...]
     python -m autograder data
 """
@@ -24,17 +26,21 @@ def _selected(ids: list[str]) -> list[assignments.Assignment]:
 
 
 def cmd_build(args) -> int:
-    from .build import BuildError, build, stale_files
+    from .build import BuildError, build, stale_files, why_not_current
 
     status = 0
     for a in _selected(args.ids):
         start = time.monotonic()
         try:
             if args.check:
-                stale = stale_files(a)
+                stale, dist = stale_files(a), why_not_current(a)
                 if stale:
                     print(f"{a.id}: STALE, assignments/{a.id}/ differs from the master in: {', '.join(stale)}."
                           " Run `python -m autograder build` and commit the result.")
+                if dist:
+                    print(f"{a.id}: STALE, {dist}: `grade` would build it first. "
+                          f"Run `python -m autograder build {a.id}` (the zip is git-ignored, nothing to commit).")
+                if stale or dist:
                     status = 1
                 else:
                     print(f"{a.id}: up to date ({time.monotonic() - start:.1f} s)")
@@ -49,11 +55,16 @@ def cmd_build(args) -> int:
 
 
 def _ensure_built(a: assignments.Assignment) -> None:
-    from .build import build, is_current
+    """Build ``a`` when its dist folder is missing or stale, saying so and why."""
+    from .build import build, why_not_current
 
-    if not is_current(a):
-        print(f"{a.id}: building (sources changed or never built) ...")
-        build(a)
+    why = why_not_current(a)
+    if why:
+        print(f"{a.id}: building first, because {why} ...", flush=True)
+        start = time.monotonic()
+        r = build(a)
+        print(f"{a.id}: built in {time.monotonic() - start:.0f} s; the solution scores {r.score:g}/{r.possible:g}",
+              flush=True)
 
 
 def _print_table(rows: list[tuple[str, ...]]) -> None:
@@ -66,22 +77,35 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
 
 def cmd_grade(args) -> int:
     from . import demos
-    from .grading import submissions
+    from .grading import diff, roster, submissions
 
     if args.submissions and not args.assignment:
         sys.exit("grade: --assignment ID is required when submissions are given")
     try:
         runner = container.runner_from_args(args)  # None: grade in local processes
-    except container.DockerUnavailable as exc:
+        if args.roster:
+            roster.read(Path(args.roster))  # a bad roster stops the run before anything is graded
+    except (container.DockerUnavailable, roster.RosterError) as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
     selected = _selected([args.assignment] if args.assignment else [])
     status = 0
     for a in selected:
-        _ensure_built(a)
         out = Path(args.out) if args.out else REPO_ROOT / "graded" / (a.id if args.submissions else f"demo-{a.id}")
         if len(selected) > 1 and args.out:
             out = out / a.id
+        previous, before = None, None
+        if args.diff:
+            previous = Path(args.diff) / a.id if len(selected) > 1 and Path(args.diff).is_dir() else Path(args.diff)
+            try:
+                before = diff.read(previous)  # read first: PREVIOUS may be --out itself
+            except diff.DiffError as exc:
+                print(f"grade: {exc}", file=sys.stderr)
+                return 2
+        _ensure_built(a)
+        if args.roster:
+            roster.keep(Path(args.roster), out)
+            print(f"{a.id}: roster {args.roster} kept as {out / roster.FILE} (later runs into {out} use it)")
         expected = {}
         if args.submissions:
             paths = submissions.expand([Path(p) for p in args.submissions])
@@ -109,6 +133,8 @@ def cmd_grade(args) -> int:
         _print_table(rows)
         possible = sum(json.loads((a.dist_dir / "build-info.json").read_text())["points"].values())
         print(batch.summary_line(outcomes, float(possible)))
+        if before is not None:
+            print("\n".join(diff.report(before, out, previous)))
     return status
 
 
@@ -137,6 +163,58 @@ def cmd_strength(args) -> int:
     return 0 if all(r.perfect for r in reports) else 1
 
 
+def _assignment_of(out: Path, given: str | None) -> assignments.Assignment:
+    """The assignment of a class folder: ``given``, or the one its stored results were graded for."""
+    if given:
+        return assignments.get(given)
+    from .grading.store import ResultStore
+
+    ids = set()
+    for file in sorted((out / ".results").glob("*.pkl")):
+        try:
+            ids.add(ResultStore._read(file).assignment)
+        except Exception:
+            continue
+    ids.discard("")
+    if len(ids) != 1:
+        raise assignments.UnknownAssignment(
+            f"{out} holds results of {', '.join(sorted(ids)) or 'no assignment'}; name one with --assignment ID"
+            if ids else f"{out} holds no graded results (grade into it first, or name --assignment ID)")
+    return assignments.get(ids.pop())
+
+
+def cmd_manual(args) -> int:
+    from .grading import manual_import, outputs, store
+    from .grading.gradebook import Gradebook
+
+    out = Path(args.out)
+    a = _assignment_of(out, args.assignment)
+    listing = store.ResultStore(out / ".results", a, batch.Options()).listing()
+    points = json.loads((a.dist_dir / "build-info.json").read_text()).get("points", {})
+    book = Gradebook.of(listing.outcomes, points, out)
+    try:
+        result = manual_import.apply(Path(args.scores), book, out)
+    except manual_import.ImportProblem as exc:
+        print(f"manual import: nothing was imported:\n{exc}", file=sys.stderr)
+        return 1
+    for label, q, old, new in result.changed:
+        print(f"  {label}: {q} {'(blank)' if old is None else format(old, 'g')} → {new:g}")
+    print(f"{a.id}: imported {args.scores}: {len(result.changed)} score(s) changed, {result.unchanged} unchanged")
+    batch.write_class_outputs(a, out)
+    print(f"{a.id}: rewrote {out / outputs.CSV}, report.html and manual/")
+    return 0
+
+
+class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default unless its help already says it or there is none to show."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -146,11 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true", help="exit 1 if assignments/ is stale against solutions/")
     p.set_defaults(func=cmd_build)
 
-    p = sub.add_parser("grade", help="grade submissions (default: the demo submissions of every assignment)")
-    p.add_argument("submissions", nargs="*", help=".ipynb or Otter .zip files, or folders of them")
-    p.add_argument("--assignment", "-a", help="assignment id")
-    p.add_argument("--out", help="output folder (default: graded/<id>)")
-    p.add_argument("--workers", type=int, default=None, help="parallel submissions (default: core count)")
+    p = sub.add_parser("grade", help="grade submissions (default: the demo submissions of every assignment)",
+                       formatter_class=_HelpWithDefaults)
+    p.add_argument("submissions", nargs="*", help=".ipynb or Otter .zip files, or folders of them "
+                   "(default: the demo submissions)")
+    p.add_argument("--assignment", "-a", help="assignment id (default: every assignment, demo submissions only)")
+    p.add_argument("--out", help="output folder (default: graded/<id>, or graded/demo-<id> for the demos)")
+    p.add_argument("--workers", type=int, default=None, help="parallel submissions (default: the core count)")
     p.add_argument("--timeout", type=float, default=600.0, help="wall-clock limit per submission in seconds")
     p.add_argument("--cell-timeout", type=float, default=batch.DEFAULT_CELL_TIMEOUT,
                    help="limit per notebook cell in seconds; a cell past it is interrupted and grading goes on")
@@ -160,8 +240,22 @@ def main(argv: list[str] | None = None) -> int:
                    help="limit of what one notebook may write into its work folder, in total")
     p.add_argument("--no-sandbox", action="store_true", help="run kernels without bubblewrap (status says so)")
     p.add_argument("--no-resume", action="store_true", help="regrade submissions already graded into --out")
+    p.add_argument("--roster", metavar="ROSTER.csv", help="CSV mapping files to students (file,student_id and "
+                   "optionally name,email,section,login); kept in --out for later runs, enables the LMS files "
+                   "(default: the roster kept in --out, if any)")
+    p.add_argument("--diff", metavar="PREVIOUS_OUT", help="list what changed since an earlier run: an output folder "
+                   "or its final_grades.csv (may be --out itself); also written to OUT/changes.csv")
     container.add_arguments(p)
     p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("manual", help="questions graded by hand: import their scores into a class folder")
+    msub = p.add_subparsers(dest="action", required=True)
+    m = msub.add_parser("import", help="merge a CSV of hand-graded scores (file or student_id, then question "
+                        "columns) into OUT's final_grades.csv; all or nothing, idempotent")
+    m.add_argument("scores", metavar="SCORES.csv")
+    m.add_argument("--out", required=True, help="the class folder that was graded into")
+    m.add_argument("--assignment", "-a", help="assignment id (default: the one the folder was graded for)")
+    m.set_defaults(func=cmd_manual)
 
     p = sub.add_parser("strength", help="mutation suite: every bug loses points, every variant gets full marks")
     p.add_argument("ids", nargs="*", help="assignment ids (default: every assignment with a mutants.py)")

@@ -30,6 +30,7 @@ from . import REPO_ROOT, notebooks, ship
 from .course_checks import EXPECTED_FILE
 from .course_checks.solution import _clone
 from .assignments import Assignment
+from .grading import manual
 
 BUILD_INFO = "build-info.json"
 NOT_BUILD_INPUTS = {"mutants.py", "demo_bugs.py"}  # test catalogues: editing them needs no rebuild
@@ -57,12 +58,27 @@ def source_digest(a: Assignment) -> str:
     return h.hexdigest()
 
 
+def why_not_current(a: Assignment) -> str | None:
+    """Why the dist folder of ``a`` cannot be graded with as it is, in a sentence; None when it is current."""
+    rel = a.dist_dir.relative_to(a.root) if a.dist_dir.is_relative_to(a.root) else a.dist_dir
+    if not a.dist_dir.exists():
+        return f"{rel}/ is missing (never built here)"
+    missing = [p.name for p in (a.dist_dir / BUILD_INFO, a.autograder_zip, a.solution_notebook) if not p.exists()]
+    if missing:
+        return f"{rel}/ lacks {', '.join(missing)} (a build that failed or was interrupted)"
+    try:
+        digest = json.loads((a.dist_dir / BUILD_INFO).read_text()).get("digest")
+    except ValueError:
+        return f"{rel}/{BUILD_INFO} is not valid JSON"
+    if digest != source_digest(a):
+        return (f"{rel}/ was built from other sources (solutions/{a.id}/, the shared checks, "
+                "requirements.txt or the build itself changed since)")
+    return None
+
+
 def is_current(a: Assignment) -> bool:
     """True when the dist folder was built from the current sources."""
-    info = a.dist_dir / BUILD_INFO
-    if not (info.exists() and a.autograder_zip.exists() and a.solution_notebook.exists()):
-        return False
-    return json.loads(info.read_text()).get("digest") == source_digest(a)
+    return why_not_current(a) is None
 
 
 def _stage(a: Assignment, stage: Path) -> Path:
@@ -195,8 +211,12 @@ def build(a: Assignment, *, run_tests: bool = True) -> BuildResult:
         if run_tests:
             check_sealed(a, tmp / "sealed")
         points = {q: d["possible"] for q, d in results.to_dict().items()} if results else {}
+        info = {"digest": source_digest(a), "points": points}
+        filtered = manual.questions_from_master(a.master)
+        if filtered:  # questions graded by hand: Otter's zip does not know them (see grading/manual.py)
+            info["manual"] = manual.to_json(filtered)
         # written last: a build that failed above is never taken for a current one
-        (a.dist_dir / BUILD_INFO).write_text(json.dumps({"digest": source_digest(a), "points": points}))
+        (a.dist_dir / BUILD_INFO).write_text(json.dumps(info))
     return BuildResult(
         a,
         expected_cases=sum(len(v) for v in expected.values()),

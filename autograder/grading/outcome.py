@@ -34,6 +34,8 @@ class Outcome:
         note: the grader's status for a completed run, e.g. ``"Completed (unsandboxed)"``.
         cell_errors: the exceptions the notebook's cells raised while it was graded.
         verdicts: (where verdicts came from, how many) pairs: sealed, kernel, void.
+        manual: the submission's answers to the questions graded by hand (``manual.ManualAnswer``),
+            one per such question, read from the submitted notebook.
     """
 
     label: str
@@ -44,6 +46,7 @@ class Outcome:
     note: str = ""
     cell_errors: tuple[str, ...] = ()
     verdicts: tuple[tuple[str, int], ...] = ()
+    manual: tuple = ()
 
     @property
     def status(self) -> str:
