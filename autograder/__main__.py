@@ -109,6 +109,8 @@ def cmd_grade(args) -> int:
         expected = {}
         if args.submissions:
             paths = submissions.expand([Path(p) for p in args.submissions])
+            for line in submissions.not_expanded([Path(p) for p in args.submissions]):
+                print(f"WARNING: {line}", file=sys.stderr, flush=True)
         else:
             points = json.loads((a.dist_dir / "build-info.json").read_text())["points"]
             made = demos.make(a, out / "submissions", points)

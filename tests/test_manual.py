@@ -268,8 +268,14 @@ def test_hand_graded_scores_import_idempotently_and_survive_later_runs(graded_02
     late.mkdir()
     _with_answer("A different answer, written after the first was scored.", late / "essay.ipynb")
     shutil.copy(A2.student_notebook, late / "newcomer.ipynb")
-    graded = _cli("grade", "-a", A2.id, "--out", str(out), "--workers", "2", str(late))
+    (late / "notes.txt").write_text("not a submission")
+    graded = _cli("grade", "-a", A2.id, "--out", str(out), "--workers", "2", "--diff", str(out), str(late))
     assert graded.returncode == 0, graded.stdout + graded.stderr
+    assert f"WARNING: {late}: 1 entry not graded (only .ipynb and .zip files directly in the folder are): notes.txt" \
+        in graded.stderr
+    audit = graded.stdout[graded.stdout.index(f"changes since {out}:"):].splitlines()
+    assert any(line.startswith("  newcomer.ipynb: submission (blank) → added: 0 points, Completed") for line in audit)
+    assert not any(line.startswith("  solution.ipynb") for line in audit), "what did not change is not listed"
     rows = _grades(out)
     assert rows["solution.ipynb"]["q8"] == "2" and rows["essay.ipynb"]["q8"] == "1" and rows["newcomer.ipynb"]["q8"] == ""
     assert "essay.ipynb: q8 was scored (1, scores.csv row 2) on an answer that has changed since" in graded.stderr
