@@ -45,7 +45,7 @@ def _histogram(totals: list[float], possible: float) -> str:
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = plt.subplots(figsize=(6, 2.2))
     bins = max(5, min(20, int(possible) + 1)) if possible else 10
     ax.hist(totals, bins=bins, range=(0, possible or max(totals or [1])), color="#4c72b0", edgecolor="white")
     ax.set_xlabel(f"total points (out of {possible:g})")
@@ -243,7 +243,7 @@ def _tests_table(book: Gradebook, e) -> list[str]:
                                                                if t["kinds"] > 1 else "")) if t["failure"] else "none"
         parts.append(
             f"<tr class='test' data-test='{e(t['question'])}/{e(t['test'])}' data-pass-rate='{_attr(rate)}'>"
-            f"<td>{e(t['question'])}</td><td>{e(t['test'])}</td><td>{'hidden' if t['hidden'] else 'public'}</td>"
+            f"<td>{e(t['question'])}</td><td class='num'>{e(t['test'])}</td><td>{'hidden' if t['hidden'] else 'public'}</td>"
             f"<td class='num'>{t['points']:g}</td><td class='num' data-sort='{_attr(rate)}'>{bar}{rate:.0%}</td>"
             f"<td class='num'>{t['passed']} / {t['ran']}</td><td>{failure}</td></tr>")
     parts.append("</tbody></table>")
@@ -301,8 +301,8 @@ def render(book: Gradebook, title: str, feedback: dict[str, str] | None = None, 
     if graded:
         parts.append(f"<img alt='histogram of total scores' src='{_histogram([book.total(o) for o in graded], book.possible())}'>")
     parts += _questions_table(book, e)
-    parts += _tests_table(book, e)
     parts += _students_table(book, e, feedback, feedback_dir)
+    parts += _tests_table(book, e)
     parts.append("<h2>Timed out or not graded</h2>")
     if problems:
         parts.append("<table id='problems'><tr><th>submission</th><th>reason</th></tr>")
