@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -86,7 +85,7 @@ def cmd_grade(args) -> int:
         if args.submissions:
             paths = submissions.expand([Path(p) for p in args.submissions])
         else:
-            points = json.loads((a.dist_dir / "build-info.json").read_text())["points"]
+            points = a.points
             made = demos.make(a, out / "submissions", points)
             paths = [d.path for d in made]
             expected = {d.path.name: d.expected_total for d in made}
@@ -107,7 +106,7 @@ def cmd_grade(args) -> int:
         print(f"\n{a.id}: {len(outcomes)} submission(s) in {wall:.1f} s -> {out / 'final_grades.csv'}, "
               f"{out / 'report.html'}")
         _print_table(rows)
-        possible = sum(json.loads((a.dist_dir / "build-info.json").read_text())["points"].values())
+        possible = sum(a.points.values())
         print(batch.summary_line(outcomes, float(possible)))
     return status
 

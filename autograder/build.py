@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import importlib.util
 import io
-import json
 import shutil
 import sys
 import tempfile
@@ -29,10 +28,9 @@ import torch
 from . import REPO_ROOT, notebooks, ship
 from .course_checks import EXPECTED_FILE
 from .course_checks.solution import _clone
-from .assignments import Assignment
+from .assignments import Assignment, BuildInfo
 
-BUILD_INFO = "build-info.json"
-NOT_BUILD_INPUTS = {"mutants.py", "demo_bugs.py"}  # test catalogues: editing them needs no rebuild
+NOT_BUILD_INPUTS = {"mutants.py", "demo_bugs.py", "assignment.toml"}  # catalogues and grading settings: no rebuild
 
 
 class BuildError(RuntimeError):
@@ -59,10 +57,10 @@ def source_digest(a: Assignment) -> str:
 
 def is_current(a: Assignment) -> bool:
     """True when the dist folder was built from the current sources."""
-    info = a.dist_dir / BUILD_INFO
-    if not (info.exists() and a.autograder_zip.exists() and a.solution_notebook.exists()):
+    info = a.build_info()
+    if info is None or not (a.autograder_zip.exists() and a.solution_notebook.exists()):
         return False
-    return json.loads(info.read_text()).get("digest") == source_digest(a)
+    return info.digest == source_digest(a)
 
 
 def _stage(a: Assignment, stage: Path) -> Path:
@@ -196,7 +194,7 @@ def build(a: Assignment, *, run_tests: bool = True) -> BuildResult:
             check_sealed(a, tmp / "sealed")
         points = {q: d["possible"] for q, d in results.to_dict().items()} if results else {}
         # written last: a build that failed above is never taken for a current one
-        (a.dist_dir / BUILD_INFO).write_text(json.dumps({"digest": source_digest(a), "points": points}))
+        BuildInfo(source_digest(a), points).write(a.build_info_file)
     return BuildResult(
         a,
         expected_cases=sum(len(v) for v in expected.values()),
