@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -112,7 +111,7 @@ def cmd_grade(args) -> int:
             for line in submissions.not_expanded([Path(p) for p in args.submissions]):
                 print(f"WARNING: {line}", file=sys.stderr, flush=True)
         else:
-            points = json.loads((a.dist_dir / "build-info.json").read_text())["points"]
+            points = a.points
             made = demos.make(a, out / "submissions", points)
             paths = [d.path for d in made]
             expected = {d.path.name: d.expected_total for d in made}
@@ -133,7 +132,7 @@ def cmd_grade(args) -> int:
         print(f"\n{a.id}: {len(outcomes)} submission(s) in {wall:.1f} s -> {out / 'final_grades.csv'}, "
               f"{out / 'report.html'}")
         _print_table(rows)
-        possible = sum(json.loads((a.dist_dir / "build-info.json").read_text())["points"].values())
+        possible = sum(a.points.values())
         print(batch.summary_line(outcomes, float(possible)))
         if before is not None:
             print("\n".join(diff.report(before, out, previous)))
@@ -192,8 +191,7 @@ def cmd_manual(args) -> int:
     out = Path(args.out)
     a = _assignment_of(out, args.assignment)
     listing = store.ResultStore(out / ".results", a, batch.Options()).listing()
-    points = json.loads((a.dist_dir / "build-info.json").read_text()).get("points", {})
-    book = Gradebook.of(listing.outcomes, points, out)
+    book = Gradebook.of(listing.outcomes, a.points, out)
     try:
         result = manual_import.apply(Path(args.scores), book, out)
     except manual_import.ImportProblem as exc:

@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import importlib.util
 import io
-import json
 import shutil
 import sys
 import tempfile
@@ -29,11 +28,10 @@ import torch
 from . import REPO_ROOT, notebooks, ship
 from .course_checks import EXPECTED_FILE
 from .course_checks.solution import _clone
-from .assignments import Assignment
+from .assignments import Assignment, BuildInfo
 from .grading import manual
 
-BUILD_INFO = "build-info.json"
-NOT_BUILD_INPUTS = {"mutants.py", "demo_bugs.py"}  # test catalogues: editing them needs no rebuild
+NOT_BUILD_INPUTS = {"mutants.py", "demo_bugs.py", "assignment.toml"}  # catalogues and grading settings: no rebuild
 
 
 class BuildError(RuntimeError):
@@ -63,14 +61,14 @@ def why_not_current(a: Assignment) -> str | None:
     rel = a.dist_dir.relative_to(a.root) if a.dist_dir.is_relative_to(a.root) else a.dist_dir
     if not a.dist_dir.exists():
         return f"{rel}/ is missing (never built here)"
-    missing = [p.name for p in (a.dist_dir / BUILD_INFO, a.autograder_zip, a.solution_notebook) if not p.exists()]
+    missing = [p.name for p in (a.build_info_file, a.autograder_zip, a.solution_notebook) if not p.exists()]
     if missing:
         return f"{rel}/ lacks {', '.join(missing)} (a build that failed or was interrupted)"
     try:
-        digest = json.loads((a.dist_dir / BUILD_INFO).read_text()).get("digest")
+        info = a.build_info()
     except ValueError:
-        return f"{rel}/{BUILD_INFO} is not valid JSON"
-    if digest != source_digest(a):
+        return f"{rel}/{a.build_info_file.name} is not valid JSON"
+    if info.digest != source_digest(a):
         return (f"{rel}/ was built from other sources (solutions/{a.id}/, the shared checks, "
                 "requirements.txt or the build itself changed since)")
     return None
@@ -211,12 +209,9 @@ def build(a: Assignment, *, run_tests: bool = True) -> BuildResult:
         if run_tests:
             check_sealed(a, tmp / "sealed")
         points = {q: d["possible"] for q, d in results.to_dict().items()} if results else {}
-        info = {"digest": source_digest(a), "points": points}
-        filtered = manual.questions_from_master(a.master)
-        if filtered:  # questions graded by hand: Otter's zip does not know them (see grading/manual.py)
-            info["manual"] = manual.to_json(filtered)
+        filtered = manual.questions_from_master(a.master)  # graded by hand: the zip does not know them
         # written last: a build that failed above is never taken for a current one
-        (a.dist_dir / BUILD_INFO).write_text(json.dumps(info))
+        BuildInfo(source_digest(a), points, manual.to_json(filtered)).write(a.build_info_file)
     return BuildResult(
         a,
         expected_cases=sum(len(v) for v in expected.values()),

@@ -432,7 +432,7 @@ def test_a_loop_after_the_last_question_keeps_its_points_under_the_overall_limit
 def test_sigterm_stops_every_sandbox_and_keeps_finished_results(a1, tmp_path):
     folder = tmp_path / "subs"
     folder.mkdir()
-    solution = cases.write(cases.solution_notebook(), folder, "a_solution")
+    cases.write(cases.solution_notebook(), folder, "a_solution")
     for k in range(3):
         cases.write(cases.insert_cell(cases.solution_notebook(), "softmax", cases.INFINITE_LOOP), folder, f"loop{k}")
     out = tmp_path / "out"

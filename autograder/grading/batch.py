@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import shutil
@@ -18,16 +17,19 @@ import dill
 from otter.test_files import GradingResults
 
 from .. import REPO_ROOT
+from .. import datasets
 from ..assignments import Assignment
+from ..course_checks import DEVICE_ENV_VAR
 from . import feedback, manual, outputs, safe_io, sandbox, stopping, submissions
-from .outcome import GraderCrash, Outcome, SubmissionTimeout
-from .run_one import EXECUTED_NAME, RunReport
-from .store import BUILD_INFO, ResultStore
+from .outcome import GraderCrash, Outcome, RunReport, SubmissionTimeout
+from .run_one import EXECUTED_NAME
+from .store import ResultStore
 
 DEFAULT_TIMEOUT = 600.0  # Gradescope's default limit, in seconds
 DEFAULT_CELL_TIMEOUT = 300.0
 KILL_GRACE = 20.0  # seconds past --timeout before a run_one that did not finish in time is killed
-DATA_ENV = "FASHION_MNIST_DIR"
+#: What the kernel keeps of the grader's environment (it starts from a clean one).
+PASSED_TO_KERNEL = (DEVICE_ENV_VAR, "CUDA_VISIBLE_DEVICES")
 
 
 @dataclass(frozen=True)
@@ -73,10 +75,13 @@ def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: flo
     kernel_env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
                   "OMP_NUM_THREADS": str(threads), "USER": "student", "LOGNAME": "student",  # the sandbox uid has
                   **(extra_env or {})}                                   # no passwd entry; getpass needs a name
-    for name in ("GRADING_DEVICE", "CUDA_VISIBLE_DEVICES"):
+    for name in PASSED_TO_KERNEL:
         if os.environ.get(name):
             kernel_env.setdefault(name, os.environ[name])
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": str(threads), **(extra_env or {})}
+    data_folders = datasets.kernel_env(a.datasets)  # kernels get a clean environment: passed on explicitly
+    kernel_env.update(data_folders)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": str(threads), **(extra_env or {}),
+           **data_folders}
     args = options.run_one_args(a, time.time() + timeout)
     if runner is not None:  # e.g. container.DockerRunner: the same run_one, launched in a container
         cmd = runner(a.autograder_zip, path.resolve(), scratch, env, timeout, args)
@@ -84,8 +89,8 @@ def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: flo
         args += ["--slot", str(slot)] + (["--gpu"] if options.gpu else []) + ([] if options.sandbox else ["--no-sandbox"])
         for name, value in kernel_env.items():
             args += ["--env", name, value]
-        if kernel_env.get(DATA_ENV):
-            args += ["--readable", kernel_env[DATA_ENV]]
+        for folder in data_folders.values():
+            args += ["--readable", folder]
         cmd = [sys.executable, "-m", "autograder.grading.run_one", str(a.autograder_zip), str(path.resolve()),
                str(scratch), *args]
     with open(scratch / "grader-log.txt", "wb") as log:
@@ -117,18 +122,6 @@ def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: flo
     sources = [v["source"] for v in report.verdicts.values()]
     return Outcome(label, path, results, seconds, max(report.peak_rss_mb, report.kernel_peak_rss_mb), report.status,
                    tuple(report.cell_errors), tuple((s, sources.count(s)) for s in sorted(set(sources))))
-
-
-def _data_env() -> dict[str, str]:
-    """Point submissions at one unpacked Fashion-MNIST instead of unpacking it per submission."""
-    from .. import data
-
-    if os.environ.get(data.ENV_VAR):  # kernels get a clean environment: pass it on explicitly
-        return {data.ENV_VAR: os.environ[data.ENV_VAR]}
-    try:
-        return {data.ENV_VAR: str(data.fashion_mnist_root(download=False))}
-    except data.FashionMNISTNotFound:
-        return {}
 
 
 def summary_line(outcomes: list[Outcome], possible: float) -> str:
@@ -199,7 +192,6 @@ def _run_pool(a: Assignment, todo: list[tuple[Path, str]], options: Options, wor
     are kept in ``out_dir/executed``; the scratch folders are always removed.
     """
     threads = max(1, (os.cpu_count() or 1) // workers)
-    env = _data_env()
     slots = _sandbox_slots(workers)
     children = stopping.Children()
 
@@ -208,7 +200,7 @@ def _run_pool(a: Assignment, todo: list[tuple[Path, str]], options: Options, wor
             raise stopping.Stopped(children.stopping)
         slot = slots.get()
         try:
-            return grade_one(a, p, n, scratch, options.timeout, threads, env, runner, options=options, slot=slot,
+            return grade_one(a, p, n, scratch, options.timeout, threads, None, runner, options=options, slot=slot,
                              keep_executed=out_dir / "executed", children=children)
         finally:
             slots.put(slot)
@@ -244,15 +236,14 @@ def write_class_outputs(a: Assignment, out_dir: Path, this_run: list[Outcome] | 
     store; say what was left out and what is still to do (``this_run``: what this run graded or kept)."""
     store = store or ResultStore(out_dir / ".results", a, Options())
     listing = store.listing()
-    points = json.loads((a.dist_dir / BUILD_INFO).read_text()).get("points", {})
-    outputs.write(listing.outcomes, points, out_dir, title=f"{a.id}: {len(listing.current)} submissions")
+    outputs.write(listing.outcomes, a.points, out_dir, title=f"{a.id}: {len(listing.current)} submissions")
     if quiet:
         return
     earlier = len({r.label for r in listing.current} - {o.label for o in this_run or []})
     if earlier and this_run is not None:
         print(f"{a.id}: {outputs.CSV} and report.html cover {len(listing.current)} submission(s), "
               f"{earlier} of them graded into {out_dir} by earlier runs", flush=True)
-    warnings, remarks = outputs.notes(listing.outcomes, points, out_dir)
+    warnings, remarks = outputs.notes(listing.outcomes, a.points, out_dir)
     for line in listing.notes() + remarks:
         print(f"{a.id}: {line}", flush=True)
     for line in listing.warnings() + warnings:

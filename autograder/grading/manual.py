@@ -18,7 +18,6 @@ k-th filtered region of the notebook for the k-th filtered question of the maste
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import zipfile
 from dataclasses import dataclass
@@ -29,7 +28,6 @@ import nbformat
 from ..assignments import Assignment
 from .outcome import Outcome
 
-BUILD_INFO = "build-info.json"
 BEGIN_MARK = "<!-- BEGIN QUESTION -->"
 END_MARK = "<!-- END QUESTION -->"
 PLACEHOLDER = "_Type your answer here, replacing this text._"  # Otter Assign's markdown answer stub
@@ -148,11 +146,11 @@ def to_json(questions: list[ManualQuestion]) -> list[dict]:
 def questions(a: Assignment) -> list[ManualQuestion]:
     """The filtered questions of ``a``'s current build (manual ones and ``export: true`` ones), in order."""
     try:
-        info = json.loads((a.dist_dir / BUILD_INFO).read_text())
+        info = a.build_info()
     except (OSError, ValueError):
         return []
     return [ManualQuestion(d["name"], _number(d["points"]), d.get("prompt", ""), bool(d.get("by_hand", True)))
-            for d in info.get("manual", [])]
+            for d in (info.manual if info else [])]
 
 
 def graded_by_hand(qs: list[ManualQuestion]) -> list[ManualQuestion]:

@@ -27,44 +27,19 @@ import resource
 import shutil
 import time
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import REPO_ROOT
 from . import execute, safe_io, sandbox, tamper, verdict
+from .outcome import RunReport
 
 MAX_LOG_BYTES = 512 << 20
 LOG_NAME = ".hidden-tests-log.pt"  # written by the kernel into its work folder, read back with safe_io
-REPORT_NAME = "report.json"
 EXECUTED_NAME = "executed.ipynb"
 #: The parts of the grader's package the kernel imports to record the hidden tests (read-only there).
 LIBRARY = [REPO_ROOT / "autograder" / name for name in ("__init__.py", "course_checks", "grading", "data.py")]
 GRADER_FILES = ("course_checks.py", "course_data.py")  # copied next to the notebook; never expected.pt
-
-
-@dataclass
-class RunReport:
-    """What grading one submission found besides its scores; ``run_one`` writes it, the batch reads it."""
-
-    status: str = ""  # "Completed" or "Completed (...)": the CSV's grading_status
-    sandboxed: bool = False
-    problems: list[str] = field(default_factory=list)  # cells that timed out, were cut or killed the kernel
-    cell_errors: list[str] = field(default_factory=list)  # exceptions the notebook's cells raised
-    tampering: list[str] = field(default_factory=list)
-    verdicts: dict[str, dict] = field(default_factory=dict)  # per test: how its verdict was reached
-    not_run: str = ""  # why the hidden tests were not judged ("" when they were)
-    kernel_starts: int = 0
-    seconds: float = 0.0
-    peak_rss_mb: float = 0.0  # this process (ru_maxrss)
-    kernel_peak_rss_mb: float = 0.0  # the sandboxed kernel's largest process, from the watchdog's samples
-
-    def write(self, folder: Path) -> None:
-        (folder / REPORT_NAME).write_text(json.dumps(asdict(self), indent=1))
-
-    @classmethod
-    def read(cls, folder: Path) -> "RunReport":
-        data = json.loads((folder / REPORT_NAME).read_text())
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass
