@@ -71,7 +71,7 @@ class RunReport:
     not_run: str = ""  # why the hidden tests were not judged ("" when they were)
     kernel_starts: int = 0
     seconds: float = 0.0
-    peak_rss_mb: float = 0.0  # this process (ru_maxrss)
+    peak_rss_mb: float = 0.0  # the grading process when it finished (a worker lives on)
     kernel_peak_rss_mb: float = 0.0  # the sandboxed kernel's largest process, from the watchdog's samples
 
     def write(self, folder: Path) -> None:
