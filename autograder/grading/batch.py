@@ -118,7 +118,8 @@ def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: flo
     report = RunReport.read(out)
     sources = [v["source"] for v in report.verdicts.values()]
     return Outcome(label, path, results, seconds, max(report.peak_rss_mb, report.kernel_peak_rss_mb), report.status,
-                   tuple(report.cell_errors), tuple((s, sources.count(s)) for s in sorted(set(sources))))
+                   tuple(report.cell_errors), tuple((s, sources.count(s)) for s in sorted(set(sources))),
+                   report.kernel_peak_rss_mb)
 
 
 def grader_env(a: Assignment, threads: int) -> dict[str, str]:

@@ -35,7 +35,8 @@ class Outcome:
         peak_rss_mb: the larger peak of the grading process and its kernel (nan when not run).
         note: the grader's status for a completed run, e.g. ``"Completed (unsandboxed)"``.
         cell_errors: the exceptions the notebook's cells raised while it was graded.
-        verdicts: (where verdicts came from, how many) pairs: sealed, kernel, void.
+        verdicts: (where verdicts came from, how many) pairs: sealed, unreplayable, void.
+        kernel_peak_rss_mb: the sandboxed kernel's largest process, from the watchdog's samples.
     """
 
     label: str
@@ -46,6 +47,7 @@ class Outcome:
     note: str = ""
     cell_errors: tuple[str, ...] = ()
     verdicts: tuple[tuple[str, int], ...] = ()
+    kernel_peak_rss_mb: float = float("nan")
 
     @property
     def status(self) -> str:
