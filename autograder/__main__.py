@@ -25,10 +25,10 @@ def _selected(ids: list[str]) -> list[assignments.Assignment]:
 
 
 def cmd_build(args) -> int:
-    from .build import BuildError, build, stale_files, why_not_current
+    from .build import BuildError, build_in_parallel, stale_files, why_not_current
 
     status = 0
-    for a in _selected(args.ids):
+    for a in _selected(args.ids) if args.check else []:
         start = time.monotonic()
         try:
             if args.check:
@@ -44,26 +44,29 @@ def cmd_build(args) -> int:
                 else:
                     print(f"{a.id}: up to date ({time.monotonic() - start:.1f} s)")
                 continue
-            r = build(a)
-            print(f"{a.id}: built; solution scores {r.score:g}/{r.possible:g}, "
-                  f"{r.expected_cases} recorded cases ({time.monotonic() - start:.1f} s)")
         except BuildError as exc:
             print(f"BUILD FAILED: {exc}", file=sys.stderr)
             status = 1
+    if not args.check:
+        start = time.monotonic()
+        chosen = _selected(args.ids)
+        failed = build_in_parallel(chosen, args.jobs, say=lambda text: print(text, flush=True))
+        print(f"built {len(chosen) - len(failed)} of {len(chosen)} assignment(s) in {time.monotonic() - start:.1f} s")
+        status = 1 if failed else status
     return status
 
 
-def _ensure_built(a: assignments.Assignment) -> None:
-    """Build ``a`` when its dist folder is missing or stale, saying so and why."""
-    from .build import build, why_not_current
+def _ensure_built(chosen: list[assignments.Assignment]) -> None:
+    """Build, in parallel, those of ``chosen`` whose dist folder is missing or stale, saying so and why."""
+    from .build import build_in_parallel, why_not_current
 
-    why = why_not_current(a)
-    if why:
-        print(f"{a.id}: building first, because {why} ...", flush=True)
-        start = time.monotonic()
-        r = build(a)
-        print(f"{a.id}: built in {time.monotonic() - start:.0f} s; the solution scores {r.score:g}/{r.possible:g}",
-              flush=True)
+    reasons = {a.id: why for a in chosen if (why := why_not_current(a))}
+    if reasons:
+        for aid, why in reasons.items():
+            print(f"{aid}: building first, because {why} ...", flush=True)
+        failed = build_in_parallel([a for a in chosen if a.id in reasons], say=lambda text: print(text, flush=True))
+        if failed:
+            raise SystemExit(f"the build of {', '.join(failed)} failed (see above); nothing was graded")
 
 
 def _print_table(rows: list[tuple[str, ...]]) -> None:
@@ -89,6 +92,7 @@ def cmd_grade(args) -> int:
         return 2
     selected = _selected([args.assignment] if args.assignment else [])
     status = 0
+    _ensure_built(selected)
     for a in selected:
         out = Path(args.out) if args.out else REPO_ROOT / "graded" / (a.id if args.submissions else f"demo-{a.id}")
         if len(selected) > 1 and args.out:
@@ -101,7 +105,6 @@ def cmd_grade(args) -> int:
             except diff.DiffError as exc:
                 print(f"grade: {exc}", file=sys.stderr)
                 return 2
-        _ensure_built(a)
         if args.roster:
             roster.keep(Path(args.roster), out)
             print(f"{a.id}: roster {args.roster} kept as {out / roster.FILE} (later runs into {out} use it)")
@@ -157,8 +160,8 @@ def cmd_strength(args) -> int:
     reports = []
     chosen = _selected(args.ids) if args.ids else [
         a for a in assignments.all_assignments() if (a.source_dir / "mutants.py").exists()]
+    _ensure_built(chosen)
     for a in chosen:
-        _ensure_built(a)
         reports.append(strength.run(a, notebook_level=not args.functions_only))
     print(strength.table(reports))
     return 0 if all(r.perfect for r in reports) else 1
@@ -221,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("build", help="build student notebooks and autograder zips from the masters")
     p.add_argument("ids", nargs="*", help="assignment ids (default: all)")
-    p.add_argument("--check", action="store_true", help="exit 1 if assignments/ is stale against solutions/")
+    p.add_argument("--check", action="store_true", help="exit 1 if assignments/ is stale against solutions/ "
+                   "or autograder/dist is missing or stale (builds nothing)")
+    p.add_argument("--jobs", type=int, default=None, help="assignments built at once (default: the core count)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("grade", help="grade submissions (default: the demo submissions of every assignment)",

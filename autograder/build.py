@@ -20,6 +20,7 @@ import io
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -241,3 +242,39 @@ def stale_files(a: Assignment) -> list[str]:
             elif new.read_bytes() != old.read_bytes():
                 stale.append(name)
         return stale
+
+
+def build_in_parallel(chosen: list[Assignment], jobs: int | None = None, say=print) -> list[str]:
+    """Build ``chosen`` (independent of each other), ``jobs`` at a time, each in its own process so
+    that no build sees another's imports; returns the ids that failed (their errors are printed)."""
+    import os
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(chosen) or 1))
+    if jobs == 1 or len(chosen) < 2:
+        failed = []
+        for a in chosen:
+            start = time.monotonic()
+            try:
+                r = build(a)
+                say(f"{a.id}: built; solution scores {r.score:g}/{r.possible:g}, {r.expected_cases} recorded cases "
+                    f"({time.monotonic() - start:.1f} s)")
+            except BuildError as exc:
+                say(f"BUILD FAILED: {exc}")
+                failed.append(a.id)
+        return failed
+
+    def one(a: Assignment) -> tuple[Assignment, subprocess.CompletedProcess]:
+        return a, subprocess.run([sys.executable, "-m", "autograder", "build", "--jobs", "1", a.id], cwd=REPO_ROOT,
+                                 capture_output=True, text=True)
+
+    failed = []
+    with ThreadPoolExecutor(jobs) as pool:
+        for a, done in pool.map(one, chosen):
+            lines = [line for line in (done.stdout + done.stderr).splitlines()
+                     if line.startswith((a.id, "BUILD FAILED", "  "))]
+            say("\n".join(lines) or f"{a.id}: the build printed nothing (exit {done.returncode})")
+            if done.returncode != 0:
+                failed.append(a.id)
+    return failed

@@ -137,12 +137,12 @@ def test_grade_says_it_builds_and_why(tmp_path, capsys):
     from autograder.__main__ import _ensure_built
 
     a = _copy_assignment(Assignment("01-softmax-cross-entropy"), tmp_path)
-    _ensure_built(a)
+    _ensure_built([a])
     printed = capsys.readouterr().out
     assert ("01-softmax-cross-entropy: building first, because autograder/dist/01-softmax-cross-entropy/ is missing "
             "(never built here) ...") in printed
-    assert "the solution scores 26/26" in printed and why_not_current(a) is None
-    _ensure_built(a)
+    assert "01-softmax-cross-entropy: built; solution scores 26/26" in printed and why_not_current(a) is None
+    _ensure_built([a])
     assert "building" not in capsys.readouterr().out, "a current build is not redone"
 
 

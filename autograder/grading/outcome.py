@@ -35,7 +35,8 @@ class Outcome:
         peak_rss_mb: the larger peak of the grading process and its kernel (nan when not run).
         note: the grader's status for a completed run, e.g. ``"Completed (unsandboxed)"``.
         cell_errors: the exceptions the notebook's cells raised while it was graded.
-        verdicts: (where verdicts came from, how many) pairs: sealed, kernel, void.
+        verdicts: (where verdicts came from, how many) pairs: sealed, unreplayable, void.
+        kernel_peak_rss_mb: the sandboxed kernel's largest process, from the watchdog's samples.
         manual: the submission's answers to the questions graded by hand (``manual.ManualAnswer``),
             one per such question, read from the submitted notebook.
     """
@@ -48,6 +49,7 @@ class Outcome:
     note: str = ""
     cell_errors: tuple[str, ...] = ()
     verdicts: tuple[tuple[str, int], ...] = ()
+    kernel_peak_rss_mb: float = float("nan")
     manual: tuple = ()
 
     @property
@@ -74,7 +76,7 @@ class RunReport:
     not_run: str = ""  # why the hidden tests were not judged ("" when they were)
     kernel_starts: int = 0
     seconds: float = 0.0
-    peak_rss_mb: float = 0.0  # this process (ru_maxrss)
+    peak_rss_mb: float = 0.0  # the grading process when it finished (a worker lives on)
     kernel_peak_rss_mb: float = 0.0  # the sandboxed kernel's largest process, from the watchdog's samples
 
     def write(self, folder: Path) -> None:

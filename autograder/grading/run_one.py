@@ -23,7 +23,6 @@ import argparse
 import hashlib
 import io
 import json
-import resource
 import shutil
 import time
 import zipfile
@@ -166,6 +165,7 @@ def status_line(report: RunReport, run_info: execute.Execution, limits: sandbox.
 def run(args: argparse.Namespace) -> None:
     import dill
     import nbformat
+    import psutil
 
     start = time.monotonic()
     scratch = Scratch(Path(args.scratch))
@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> None:
                PYTHONDONTWRITEBYTECODE="1")
     deadline = start + (args.deadline_unix - time.time()) if args.deadline_unix else 0.0
     budget = execute.Budget.for_submission(args.cell_timeout, args.record_timeout,
-                                           max(deadline - start, 1.0) if deadline else 0.0, start)
+                                           max(deadline - start, 1.0) if deadline else 0.0, start, args.timeout)
     run_info = execute.execute(notebook, box, env, budget=budget,
                                record_cell=verdict.seal.record_cell(str(REPO_ROOT), str(scratch.record),
                                                                     str(scratch.work / LOG_NAME)),
@@ -224,7 +224,7 @@ def run(args: argparse.Namespace) -> None:
                 cell.source = "# The grader recorded the hidden tests here; below is what the notebook's code printed."
         nbformat.write(run_info.notebook, scratch.out / EXECUTED_NAME)
     report.seconds = time.monotonic() - start
-    report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    report.peak_rss_mb = psutil.Process().memory_info().rss / 2**20  # this process, at the end (a worker lives on)
     report.write(scratch.out)
     if not args.keep:
         scratch.clean()
@@ -238,6 +238,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--notebook-name", required=True, help="the file name the notebook's init cell expects")
     p.add_argument("--cell-timeout", type=float, default=300.0)
     p.add_argument("--record-timeout", type=float, default=600.0)
+    p.add_argument("--timeout", type=float, default=0.0, help="the submission's limit, for the status")
     p.add_argument("--deadline-unix", type=float, default=0.0,
                    help="when the whole submission must be graded (seconds since the epoch; 0: no limit)")
     p.add_argument("--memory-gb", type=float, default=sandbox.DEFAULT_MEMORY_GB)
