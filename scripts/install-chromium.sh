@@ -6,11 +6,5 @@ set -euo pipefail
 if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then
   exit 0
 fi
-if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-  echo "Installing chromium ..."
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-else
-  echo "WARNING: chromium is missing: run 'sudo apt-get install chromium', or the report's browser" \
-       "tests are skipped (and fail under REQUIRE_CHROMIUM=1)." >&2
-fi
+"$(dirname "$0")/apt-install.sh" chromium || echo "WARNING: chromium is missing: run 'sudo apt-get install" \
+  "chromium', or the report's browser tests are skipped (and fail under REQUIRE_CHROMIUM=1)." >&2
