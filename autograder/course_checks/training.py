@@ -296,9 +296,11 @@ def check_classifier(model: Any, *, name: str, sizes: tuple[int, ...]) -> None:
                     "extra layer such as Softmax (CrossEntropyLoss applies it already) causes this.")
 
 
-def predictions_of(model: Any, images: torch.Tensor, *, name: str, batch_size: int = 1000) -> dict[str, Any]:
+def predictions_of(model: Any, images: torch.Tensor, *, name: str, batch_size: int = 1000,
+                   n_params: int | None = None) -> dict[str, Any]:
     """Apply ``model`` itself to ``images`` (in eval mode, without autograd, on its own device) and
-    return ``{"parameters": count, "predictions": int64 tensor}``; its mode is restored.
+    return ``{"parameters": count, "predictions": int64 tensor}``; its mode is restored. With
+    ``n_params``, a wrong parameter count fails first, since it explains a model that cannot run.
 
     Computed where the model lives: under the grader, in the student's kernel, so that a model of a
     class the notebook defines is judged by what it predicts (see ``sealing.observe``)."""
@@ -308,6 +310,9 @@ def predictions_of(model: Any, images: torch.Tensor, *, name: str, batch_size: i
         raise CheckFailure(f"{name} should be a trained nn.Module, but it is {describe(model)}.")
 
     def compute() -> dict[str, Any]:
+        count = sum(p.numel() for p in model.parameters())
+        if n_params is not None and count != n_params:
+            raise CheckFailure(f"{name} should have {n_params} parameters, but it has {count}.")
         device = model_device(model)
         dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
         was_training = model.training
@@ -326,7 +331,7 @@ def predictions_of(model: Any, images: torch.Tensor, *, name: str, batch_size: i
                     predicted.append(out.argmax(dim=1).cpu())
         finally:
             model.train(was_training)
-        return {"parameters": sum(p.numel() for p in model.parameters()),
+        return {"parameters": count,
                 "predictions": torch.cat(predicted) if predicted else torch.zeros(0, dtype=torch.int64)}
 
     return _observation(f"predictions of {name} on {len(images):,} images", compute)
@@ -336,7 +341,7 @@ def assert_min_accuracy(model: Any, images: torch.Tensor, labels: torch.Tensor, 
                         threshold: float, n_params: int | None = None, batch_size: int = 1000) -> float:
     """Evaluate ``model`` on ``images`` (``predictions_of``) and fail below ``threshold``, or when it
     does not have ``n_params`` parameters; returns the accuracy."""
-    seen = predictions_of(model, images, name=name, batch_size=batch_size)
+    seen = predictions_of(model, images, name=name, batch_size=batch_size, n_params=n_params)
     count, predicted = seen["parameters"], seen["predictions"]
     if n_params is not None and count != n_params:
         raise CheckFailure(f"{name} should have {n_params} parameters, but it has {count}.")
