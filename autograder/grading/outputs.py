@@ -43,7 +43,8 @@ def write_csv(outcomes: list[Outcome], path: Path, points: dict[str, float]) -> 
     Returns:
         The frame as written.
     """
-    df = _with_points_row(merge_scores_to_df([o.results for o in outcomes]), points)
+    scores = merge_scores_to_df([o.results for o in outcomes]) if outcomes else pd.DataFrame(columns=["file"])
+    df = _with_points_row(scores, points)  # no outcomes (an empty shard): the points row alone
     status = {o.label: o.status for o in outcomes}
     df["grading_status"] = [status.get(f, s) for f, s in zip(df["file"], df["grading_status"])]
     tmp = path.with_suffix(".csv.tmp")
