@@ -5,7 +5,7 @@
 #
 #   scripts/slurm-cluster.sh start DIR   install slurm-wlm and munge if missing, start munged,
 #                                        slurmctld and slurmd; print `export SLURM_CONF=DIR/slurm.conf`
-#   scripts/slurm-cluster.sh stop DIR    scontrol shutdown, then stop each daemon by its pid file
+#   scripts/slurm-cluster.sh stop DIR    cancel its jobs, scontrol shutdown, then stop each daemon by its pid file
 #
 # The node has this machine's cores (nproc) and one partition, `grading`, the default.
 # Ports: SLURMCTLD_PORT / SLURMD_PORT, or two free ones.
@@ -104,6 +104,7 @@ AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 MpiDefault=none
 ReturnToService=2
+KillWait=10
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
 SlurmctldPidFile=$dir/slurmctld.pid
@@ -125,7 +126,10 @@ EOF
 }
 
 stop() {
-  if [ -f "$conf" ]; then
+  if [ -f "$conf" ] && [ -s "$dir/slurmctld.pid" ]; then
+    # Cancel what still runs (its steps get SIGTERM, then SIGKILL after KillWait), then stop.
+    SLURM_CONF=$conf scancel --quiet --user="$(id -un)" 2>/dev/null || true
+    wait_for 30 bash -c "[ -z \"\$(SLURM_CONF='$conf' squeue -h 2>/dev/null)\" ]" || true
     SLURM_CONF=$conf scontrol shutdown >/dev/null 2>&1 || true
   fi
   stop_pid_file "$dir/slurmd.pid"

@@ -183,14 +183,10 @@ def test_the_merge_job_merges_every_shard_against_the_submissions():
 # --- a real Slurm cluster ----------------------------------------------------------------------
 
 
-def _daemons(folder: Path) -> list[psutil.Process]:
-    """The daemons a cluster in ``folder`` runs (their command lines name its files)."""
-    found = []
-    for p in psutil.process_iter(["name", "cmdline"]):
-        if p.info["name"] in ("munged", "slurmctld", "slurmd", "slurmstepd") and str(folder) in " ".join(
-                p.info["cmdline"] or []):
-            found.append(p)
-    return found
+def _leftovers(folder: Path) -> list[psutil.Process]:
+    """Processes whose command line names ``folder``: the cluster's daemons and the jobs it ran."""
+    return [p for p in psutil.process_iter(["pid", "cmdline"])
+            if p.info["pid"] != os.getpid() and str(folder) in " ".join(p.info["cmdline"] or [])]
 
 
 @pytest.fixture
@@ -206,7 +202,7 @@ def slurm(tmp_path):
         yield {**os.environ, "SLURM_CONF": str(folder / "slurm.conf"), "PYTHON": sys.executable}
     finally:
         subprocess.run(["bash", str(CLUSTER_SCRIPT), "stop", str(folder)], capture_output=True, timeout=120)
-        left = _daemons(folder)
+        left = _leftovers(tmp_path)  # the daemons (DIR/slurm.conf ...) and any grader of DIR/results
         assert not left, f"daemons still running after stop: {[p.info['cmdline'] for p in left]}"
 
 
