@@ -205,6 +205,22 @@ def test_expect_names_a_file_no_shard_was_given(tmp_path, capsys):
     assert "was not given this file" in err
 
 
+def test_a_result_for_other_contents_under_the_same_name_is_left_out_and_named(tmp_path, capsys):
+    a = _course(tmp_path / "course")
+    old = _class(tmp_path / "old", 3)
+    _grade_shards(a, old, tmp_path / "a", 1)
+    new = _class(tmp_path / "new", 3)
+    new[1].write_text("")  # student01 was "{" (not JSON) in the first grading
+    shards.grade(a, new, tmp_path / "b", shards.Shard(0, 1), quiet=True)
+    assert _merge(tmp_path / "a", tmp_path / "b", "--out", tmp_path / "final") == 2, "manifests disagree"
+    assert "given different files under the same name: student01.ipynb" in capsys.readouterr().err
+    assert _merge(tmp_path / "a", tmp_path / "b", "--out", tmp_path / "final", "--expect", tmp_path / "new") == 0
+    assert "1 submission(s) also have results for other file contents" in capsys.readouterr().err
+    with open(tmp_path / "final" / "final_grades.csv", newline="") as f:
+        status = {r["file"]: r["grading_status"] for r in csv.DictReader(f)}
+    assert status["student01.ipynb"].endswith("is empty"), "the --expect file's own result, not the old one"
+
+
 def test_two_different_results_for_one_submission_are_refused(tmp_path, capsys):
     a = _course(tmp_path / "course")
     paths = _class(tmp_path / "subs", 4)

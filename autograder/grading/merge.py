@@ -167,9 +167,11 @@ def combine(runs: list[ShardRun], expected: dict[str, str]) -> Merged:
     """Pick one result per expected submission; ``MergeError`` when two shards disagree about one."""
     m = runs[0].manifest
     merged = Merged(m.assignment, m.points, {})
-    conflicts = []
+    conflicts, other_contents = [], []
     for label, digest in expected.items():
         found = [(r.results[label], r) for r in runs if label in r.results and r.results[label].content == digest]
+        if found and any(label in r.results and r.results[label].content != digest for r in runs):
+            other_contents.append(label)
         rows = {_row(s.outcome) for s, _ in found}
         if len(rows) > 1:
             conflicts.append(f"{label}: " + " vs ".join(f"{r.folder} ({_summary(s.outcome)})" for s, r in found))
@@ -182,6 +184,9 @@ def combine(runs: list[ShardRun], expected: dict[str, str]) -> Merged:
         raise MergeError(f"{len(conflicts)} submission(s) have different results under the same build in two shard "
                          f"folders: {'; '.join(conflicts)}. Remove the folder that is wrong, or grade the file again "
                          "with --no-resume into one of them")
+    if other_contents:
+        merged.notes.append(f"{len(other_contents)} submission(s) also have results for other file contents under "
+                            f"the same name, left out (the class's files decide): {', '.join(other_contents)}")
     extra = sorted({label for r in runs for label in r.results} - set(expected))
     if extra:
         merged.notes.append(f"{len(extra)} stored result(s) are not in the class's submissions and are left out: "
