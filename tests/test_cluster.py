@@ -257,7 +257,9 @@ def test_a_slurm_array_grades_the_class_like_one_machine(one_machine, slurm, tmp
     assert (final / "final_grades.csv").read_bytes() == (one / "final_grades.csv").read_bytes()
     assert _feedback(final) == _feedback(one)
     assert sorted(p.name for p in (final / "executed").iterdir()) == sorted(p.name for p in (one / "executed").iterdir())
+    before = _tree(final)
     assert _merge(results, "--out", final, "--expect", subs).returncode == 0
+    assert _tree(final) == before, "merging again changes no byte (report and plots included)"
     # Every task ran the command the Kubernetes Jobs run (test_the_kubernetes_job_...), with its own values.
     for index in range(SHARDS):
         manifest = shards.Manifest.read(results / shards.folder_name(index, SHARDS))
