@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -26,10 +25,10 @@ def _selected(ids: list[str]) -> list[assignments.Assignment]:
 
 
 def cmd_build(args) -> int:
-    from .build import BuildError, build, stale_files
+    from .build import BuildError, build_in_parallel, stale_files
 
     status = 0
-    for a in _selected(args.ids):
+    for a in _selected(args.ids) if args.check else []:
         start = time.monotonic()
         try:
             if args.check:
@@ -41,21 +40,28 @@ def cmd_build(args) -> int:
                 else:
                     print(f"{a.id}: up to date ({time.monotonic() - start:.1f} s)")
                 continue
-            r = build(a)
-            print(f"{a.id}: built; solution scores {r.score:g}/{r.possible:g}, "
-                  f"{r.expected_cases} recorded cases ({time.monotonic() - start:.1f} s)")
         except BuildError as exc:
             print(f"BUILD FAILED: {exc}", file=sys.stderr)
             status = 1
+    if not args.check:
+        start = time.monotonic()
+        chosen = _selected(args.ids)
+        failed = build_in_parallel(chosen, args.jobs, say=lambda text: print(text, flush=True))
+        print(f"built {len(chosen) - len(failed)} of {len(chosen)} assignment(s) in {time.monotonic() - start:.1f} s")
+        status = 1 if failed else status
     return status
 
 
-def _ensure_built(a: assignments.Assignment) -> None:
-    from .build import build, is_current
+def _ensure_built(chosen: list[assignments.Assignment]) -> None:
+    """Build, in parallel, those of ``chosen`` whose sources changed since their last build."""
+    from .build import build_in_parallel, is_current
 
-    if not is_current(a):
-        print(f"{a.id}: building (sources changed or never built) ...")
-        build(a)
+    stale = [a for a in chosen if not is_current(a)]
+    if stale:
+        print(f"building {', '.join(a.id for a in stale)} (sources changed or never built) ...", flush=True)
+        failed = build_in_parallel(stale, say=lambda text: print(text, flush=True))
+        if failed:
+            raise SystemExit(f"the build of {', '.join(failed)} failed (see above); nothing was graded")
 
 
 def _print_table(rows: list[tuple[str, ...]]) -> None:
@@ -84,8 +90,8 @@ def cmd_grade(args) -> int:
         return 2
     selected = _selected([args.assignment] if args.assignment else [])
     status = 0
+    _ensure_built(selected)
     for a in selected:
-        _ensure_built(a)
         out = Path(args.out) if args.out else REPO_ROOT / "graded" / (a.id if args.submissions else f"demo-{a.id}")
         if len(selected) > 1 and args.out:
             out = out / a.id
@@ -93,7 +99,7 @@ def cmd_grade(args) -> int:
         if args.submissions:
             paths = submissions.expand([Path(p) for p in args.submissions])
         else:
-            points = json.loads((a.dist_dir / "build-info.json").read_text())["points"]
+            points = a.points
             made = demos.make(a, (shard.folder(out) if shard else out) / "submissions", points)
             paths = [d.path for d in made]
             expected = {d.path.name: d.expected_total for d in made}
@@ -117,7 +123,7 @@ def cmd_grade(args) -> int:
         print(f"\n{a.id}: {len(outcomes)} submission(s) in {wall:.1f} s -> {out / 'final_grades.csv'}, "
               f"{out / 'report.html'}")
         _print_table(rows)
-        possible = sum(json.loads((a.dist_dir / "build-info.json").read_text())["points"].values())
+        possible = sum(a.points.values())
         print(batch.summary_line(outcomes, float(possible)))
     return status
 
@@ -140,8 +146,8 @@ def cmd_strength(args) -> int:
     reports = []
     chosen = _selected(args.ids) if args.ids else [
         a for a in assignments.all_assignments() if (a.source_dir / "mutants.py").exists()]
+    _ensure_built(chosen)
     for a in chosen:
-        _ensure_built(a)
         reports.append(strength.run(a, notebook_level=not args.functions_only))
     print(strength.table(reports))
     return 0 if all(r.perfect for r in reports) else 1
@@ -154,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("build", help="build student notebooks and autograder zips from the masters")
     p.add_argument("ids", nargs="*", help="assignment ids (default: all)")
     p.add_argument("--check", action="store_true", help="exit 1 if assignments/ is stale against solutions/")
+    p.add_argument("--jobs", type=int, default=None, help="assignments built at once (default: the core count)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("grade", help="grade submissions (default: the demo submissions of every assignment)")

@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import REPO_ROOT
+
+BUILD_INFO = "build-info.json"
+SETTINGS = "assignment.toml"  # optional, beside the master: what the assignment needs besides code
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    """What ``build`` records about the last build of an assignment (``dist/<id>/build-info.json``)."""
+
+    digest: str  # hash of every build input (build.source_digest)
+    points: dict[str, float] = field(default_factory=dict)  # question -> points
+
+    @property
+    def total(self) -> float:
+        return sum(self.points.values())
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def read(cls, path: Path) -> "BuildInfo":
+        data = json.loads(path.read_text())
+        return cls(digest=data.get("digest", ""), points=data.get("points", {}))
 
 
 class UnknownAssignment(LookupError):
@@ -62,6 +87,28 @@ class Assignment:
     @property
     def autograder_zip(self) -> Path:
         return self.dist_dir / f"{self.id}-autograder.zip"
+
+    @property
+    def build_info_file(self) -> Path:
+        return self.dist_dir / BUILD_INFO
+
+    def build_info(self) -> BuildInfo | None:
+        """The last build's record, or None when the assignment was never built."""
+        return BuildInfo.read(self.build_info_file) if self.build_info_file.exists() else None
+
+    @property
+    def points(self) -> dict[str, float]:
+        """Question -> points, from the last build (empty when never built)."""
+        info = self.build_info()
+        return dict(info.points) if info else {}
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        """The data sets it declares in ``assignment.toml`` (names in ``autograder.datasets``)."""
+        path = self.source_dir / SETTINGS
+        if not path.exists():
+            return ()
+        return tuple(tomllib.loads(path.read_text()).get("datasets", ()))
 
     @property
     def solution_notebook(self) -> Path:

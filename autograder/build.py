@@ -17,10 +17,10 @@ import contextlib
 import hashlib
 import importlib.util
 import io
-import json
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +29,9 @@ import torch
 from . import REPO_ROOT, notebooks, ship
 from .course_checks import EXPECTED_FILE
 from .course_checks.solution import _clone
-from .assignments import Assignment
+from .assignments import Assignment, BuildInfo
 
-BUILD_INFO = "build-info.json"
-NOT_BUILD_INPUTS = {"mutants.py", "demo_bugs.py"}  # test catalogues: editing them needs no rebuild
+NOT_BUILD_INPUTS = {"mutants.py", "demo_bugs.py", "assignment.toml"}  # catalogues and grading settings: no rebuild
 
 
 class BuildError(RuntimeError):
@@ -59,10 +58,10 @@ def source_digest(a: Assignment) -> str:
 
 def is_current(a: Assignment) -> bool:
     """True when the dist folder was built from the current sources."""
-    info = a.dist_dir / BUILD_INFO
-    if not (info.exists() and a.autograder_zip.exists() and a.solution_notebook.exists()):
+    info = a.build_info()
+    if info is None or not (a.autograder_zip.exists() and a.solution_notebook.exists()):
         return False
-    return json.loads(info.read_text()).get("digest") == source_digest(a)
+    return info.digest == source_digest(a)
 
 
 def _stage(a: Assignment, stage: Path) -> Path:
@@ -196,7 +195,7 @@ def build(a: Assignment, *, run_tests: bool = True) -> BuildResult:
             check_sealed(a, tmp / "sealed")
         points = {q: d["possible"] for q, d in results.to_dict().items()} if results else {}
         # written last: a build that failed above is never taken for a current one
-        (a.dist_dir / BUILD_INFO).write_text(json.dumps({"digest": source_digest(a), "points": points}))
+        BuildInfo(source_digest(a), points).write(a.build_info_file)
     return BuildResult(
         a,
         expected_cases=sum(len(v) for v in expected.values()),
@@ -226,3 +225,39 @@ def stale_files(a: Assignment) -> list[str]:
             elif new.read_bytes() != old.read_bytes():
                 stale.append(name)
         return stale
+
+
+def build_in_parallel(chosen: list[Assignment], jobs: int | None = None, say=print) -> list[str]:
+    """Build ``chosen`` (independent of each other), ``jobs`` at a time, each in its own process so
+    that no build sees another's imports; returns the ids that failed (their errors are printed)."""
+    import os
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(chosen) or 1))
+    if jobs == 1 or len(chosen) < 2:
+        failed = []
+        for a in chosen:
+            start = time.monotonic()
+            try:
+                r = build(a)
+                say(f"{a.id}: built; solution scores {r.score:g}/{r.possible:g}, {r.expected_cases} recorded cases "
+                    f"({time.monotonic() - start:.1f} s)")
+            except BuildError as exc:
+                say(f"BUILD FAILED: {exc}")
+                failed.append(a.id)
+        return failed
+
+    def one(a: Assignment) -> tuple[Assignment, subprocess.CompletedProcess]:
+        return a, subprocess.run([sys.executable, "-m", "autograder", "build", "--jobs", "1", a.id], cwd=REPO_ROOT,
+                                 capture_output=True, text=True)
+
+    failed = []
+    with ThreadPoolExecutor(jobs) as pool:
+        for a, done in pool.map(one, chosen):
+            lines = [line for line in (done.stdout + done.stderr).splitlines()
+                     if line.startswith((a.id, "BUILD FAILED", "  "))]
+            say("\n".join(lines) or f"{a.id}: the build printed nothing (exit {done.returncode})")
+            if done.returncode != 0:
+                failed.append(a.id)
+    return failed

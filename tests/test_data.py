@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from autograder import data
+from autograder import data, datasets
 
 DEBIAN = data.DEBIAN_DIR
 
@@ -67,7 +67,16 @@ def test_real_dataset_loads_through_torchvision(tmp_path, monkeypatch):
 
 
 def test_a_dataset_folder_set_by_the_instructor_reaches_the_sandboxed_kernels(monkeypatch, tmp_path):
-    from autograder.grading import batch
 
     monkeypatch.setenv(data.ENV_VAR, str(tmp_path))  # kernels get a clean environment: it must be passed on
-    assert batch._data_env() == {data.ENV_VAR: str(tmp_path)}
+    assert datasets.kernel_env(("fashion-mnist",)) == {data.ENV_VAR: str(tmp_path)}
+
+
+def test_assignments_declare_their_data_sets_and_unknown_ones_are_named():
+    from autograder import assignments
+
+    assert assignments.get("03-fashion-mnist").datasets == ("fashion-mnist",)
+    assert assignments.get("01-softmax-cross-entropy").datasets == ()
+    assert datasets.get("fashion-mnist").env_var == data.ENV_VAR
+    with pytest.raises(datasets.UnknownDataset, match="unknown data set 'imagenet'; known: fashion-mnist"):
+        datasets.kernel_env(("imagenet",))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 import subprocess
 import sys
@@ -109,7 +108,7 @@ def test_cli_grades_a_batch_with_a_loop_and_broken_files(a1, tmp_path):
 
 def test_a_late_submission_joins_the_class_folder(a1, tmp_path):
     """Two submissions, then one late one into the same --out: the class's CSV, not a one-row file."""
-    points = json.loads((a1.dist_dir / "build-info.json").read_text())["points"]
+    points = a1.points
     paths = [d.path for d in demos.make(a1, tmp_path / "submissions", points)][:3]
     batch.grade(a1, paths, tmp_path / "at-once", workers=2, quiet=True)
     batch.grade(a1, paths[:2], tmp_path / "class", workers=2, quiet=True)

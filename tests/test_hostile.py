@@ -11,6 +11,7 @@ import csv
 import hashlib
 import importlib.util
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -99,11 +100,11 @@ EXPECTED: dict[str, tuple[float | None, tuple[str, ...]]] = {
     "zip_symlink": (FULL, ("Completed",)),
 }
 
-# case -> (lines the attack cell must have printed, fragments no printed line may hold)
+# case -> (fragments the attack cell's printed lines must hold, patterns (re.search) no printed line may match)
 OBSERVED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "write_outside": (("could not write /tmp/hostile-canary",), ("wrote /tmp/hostile-canary", "wrote /work", "/..")),
+    "write_outside": (("could not write /tmp/hostile-canary",), (r"^wrote /tmp/hostile-canary", r"^wrote /work", r"^wrote .*/\.\.$")),
     "network": (("socket to pypi.org:443 failed", "http://1.1.1.1 failed"), ("worked",)),
-    "read_hidden_tests": (("searched",), ("found",)),
+    "read_hidden_tests": (("searched",), ("^found",)),
     "forge_log_hook": (("torch.save hooked", "forged the log of"), ()),
     "forge_log_thread": (("thread started",), ()),
     "replace_recorder": (("finder installed", "the fake recorder wrote"), ()),
@@ -118,7 +119,7 @@ OBSERVED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "special_files": (("mknod failed", "hardlink failed"), ("worked",)),
     "unreadable_dirs": (("locked",), ()),
     "sparse_bomb": (("could not: File too large",), ("made a 100 GB",)),
-    "proc_peek": (("processes:",), ("run_one", "autograder grade", "pytest", "grade-")),
+    "proc_peek": (("processes: 2",), (r"autograder\.grading\.(run_one|worker)", r"-m autograder grade", r"-m pytest")),
     "daemon_child": (("daemon started",), ()),
     "zip_symlink": (("is a link: False holds: /etc/shadow",), ()),
 }
@@ -239,7 +240,7 @@ def test_each_attack_saw_what_the_sandbox_allows(catalogue):
     for name, (wanted, forbidden) in OBSERVED.items():
         lines = printed(catalogue.out, catalogue.paths[name].name)
         missing = [w for w in wanted if not any(w in line for line in lines)]
-        found = [line for line in lines if any(f in line for f in forbidden)]
+        found = [line for line in lines if any(re.search(f, line) for f in forbidden)]
         if missing or found:
             wrong.append(f"{name}: missing {missing}, forbidden {found[:3]}; printed {lines[:8]}")
     assert not wrong, "\n".join(wrong)
@@ -432,7 +433,7 @@ def test_a_loop_after_the_last_question_keeps_its_points_under_the_overall_limit
 def test_sigterm_stops_every_sandbox_and_keeps_finished_results(a1, tmp_path):
     folder = tmp_path / "subs"
     folder.mkdir()
-    solution = cases.write(cases.solution_notebook(), folder, "a_solution")
+    cases.write(cases.solution_notebook(), folder, "a_solution")
     for k in range(3):
         cases.write(cases.insert_cell(cases.solution_notebook(), "softmax", cases.INFINITE_LOOP), folder, f"loop{k}")
     out = tmp_path / "out"

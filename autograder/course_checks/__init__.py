@@ -36,7 +36,7 @@ from .behaviour import assert_arguments_untouched, assert_repeatable, finite_dif
 from .training import (  # noqa: F401
     DEVICE_ENV_VAR, TRAINING_MARGINS, assert_loss_module, assert_min_accuracy, assert_target_shape,
     check_classifier, check_get_device, check_make_loaders, check_training, grading_device, model_device,
-    probe_device,
+    predictions_of, probe_device,
 )
 from .probes import (  # noqa: F401
     HISTORY_KEYS, PROBE_TOLERANCES, assert_history, check_probe, probe_evaluate, probe_fit,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import shutil
@@ -16,19 +15,24 @@ from pathlib import Path
 from typing import Callable
 
 import dill
+import psutil
 from otter.test_files import GradingResults
 
 from .. import REPO_ROOT
+from .. import datasets
 from ..assignments import Assignment
+from ..course_checks import DEVICE_ENV_VAR
 from . import feedback, outputs, safe_io, sandbox, stopping, submissions
-from .outcome import GraderCrash, Outcome, SubmissionTimeout
-from .run_one import EXECUTED_NAME, RunReport
-from .store import BUILD_INFO, ResultStore
+from .outcome import GraderCrash, Outcome, RunReport, SubmissionTimeout
+from .run_one import EXECUTED_NAME
+from .store import ResultStore
+from .worker import Worker
 
 DEFAULT_TIMEOUT = 600.0  # Gradescope's default limit, in seconds
 DEFAULT_CELL_TIMEOUT = 300.0
 KILL_GRACE = 20.0  # seconds past --timeout before a run_one that did not finish in time is killed
-DATA_ENV = "FASHION_MNIST_DIR"
+#: What the kernel keeps of the grader's environment (it starts from a clean one).
+PASSED_TO_KERNEL = (DEVICE_ENV_VAR, "CUDA_VISIBLE_DEVICES")
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,8 @@ class Options:
         """``run_one``'s options; it plans its cells and recording to finish by ``deadline_unix``."""
         return ["--notebook-name", a.student_notebook.name, "--cell-timeout", f"{self.cell_timeout:g}",
                 "--record-timeout", f"{max(self.cell_timeout, 60):g}", "--memory-gb", f"{self.memory_gb:g}",
-                "--disk-gb", f"{self.disk_gb:g}", "--deadline-unix", f"{deadline_unix:.3f}"]
+                "--disk-gb", f"{self.disk_gb:g}", "--deadline-unix", f"{deadline_unix:.3f}",
+                "--timeout", f"{self.timeout:g}"]
 
 
 def _failure(label: str, path: Path, exc: Exception, seconds: float) -> Outcome:
@@ -58,11 +63,12 @@ def _failure(label: str, path: Path, exc: Exception, seconds: float) -> Outcome:
 def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: float | None = None,
               threads: int = 1, extra_env: dict[str, str] | None = None, runner=None, *,
               options: Options | None = None, slot: int = 0, keep_executed: Path | None = None,
-              children: stopping.Children | None = None) -> Outcome:
+              children: stopping.Children | None = None, worker: Worker | None = None) -> Outcome:
     """Grade one submission in a fresh process under ``scratch``, killed after the overall timeout.
 
     ``keep_executed``: a folder to keep the executed notebook in (what its cells printed);
-    ``children``: where the batch keeps track of its running processes (for SIGTERM)."""
+    ``children``: where the batch keeps track of its running processes (for SIGTERM);
+    ``worker``: a long-lived process to run ``run_one`` in (else a new process is started)."""
     options = options or Options(timeout=timeout or DEFAULT_TIMEOUT)
     timeout = options.timeout if timeout is None else timeout
     start = time.monotonic()
@@ -74,10 +80,12 @@ def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: flo
     kernel_env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
                   "OMP_NUM_THREADS": str(threads), "USER": "student", "LOGNAME": "student",  # the sandbox uid has
                   **(extra_env or {})}                                   # no passwd entry; getpass needs a name
-    for name in ("GRADING_DEVICE", "CUDA_VISIBLE_DEVICES"):
+    for name in PASSED_TO_KERNEL:
         if os.environ.get(name):
             kernel_env.setdefault(name, os.environ[name])
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": str(threads), **(extra_env or {})}
+    data_folders = datasets.kernel_env(a.datasets)  # kernels get a clean environment: passed on explicitly
+    kernel_env.update(data_folders)
+    env = {**grader_env(a, threads), **(extra_env or {})}
     args = options.run_one_args(a, time.time() + timeout)
     if runner is not None:  # e.g. container.DockerRunner: the same run_one, launched in a container
         cmd = runner(a.autograder_zip, path.resolve(), scratch, env, timeout, args)
@@ -85,29 +93,23 @@ def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: flo
         args += ["--slot", str(slot)] + (["--gpu"] if options.gpu else []) + ([] if options.sandbox else ["--no-sandbox"])
         for name, value in kernel_env.items():
             args += ["--env", name, value]
-        if kernel_env.get(DATA_ENV):
-            args += ["--readable", kernel_env[DATA_ENV]]
+        for folder in data_folders.values():
+            args += ["--readable", folder]
         cmd = [sys.executable, "-m", "autograder.grading.run_one", str(a.autograder_zip), str(path.resolve()),
                str(scratch), *args]
-    with open(scratch / "grader-log.txt", "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=scratch,
-                                start_new_session=True, stdin=subprocess.DEVNULL)
-        children = children or stopping.Children()
-        children.add(proc.pid)
-        try:  # run_one plans to finish by the deadline; the kill is for one that could not
-            proc.wait(timeout=timeout + KILL_GRACE)
-        except subprocess.TimeoutExpired:
-            stopping.kill_trees([proc.pid])
-            return _failure(label, path, SubmissionTimeout(f"timed out after {timeout:g} s"), time.monotonic() - start)
-        finally:
-            stopping.kill_trees([proc.pid])  # a kernel may outlive its parent
-            children.discard(proc.pid)
+    children = children or stopping.Children()
+    if worker is not None and runner is None:
+        returncode = _in_worker(worker, cmd[3:], scratch / "grader-log.txt", timeout + KILL_GRACE, children)
+    else:
+        returncode = _in_process(cmd, env, scratch, timeout + KILL_GRACE, children)
     seconds = time.monotonic() - start
+    if returncode is None:  # run_one plans to finish by the deadline; this one could not
+        return _failure(label, path, SubmissionTimeout(f"timed out after {timeout:g} s"), seconds)
     out = scratch / "out"
-    if proc.returncode != 0 or not (out / "results.pkl").exists():
+    if returncode != 0 or not (out / "results.pkl").exists():
         lines = (scratch / "grader-log.txt").read_text(errors="replace").strip().splitlines()
         tail = [line for line in lines if line.strip() and not line.startswith(" ")][-1:] or ["no output"]
-        return _failure(label, path, GraderCrash(f"grader crashed (exit {proc.returncode}): {tail[0][:300]}"), seconds)
+        return _failure(label, path, GraderCrash(f"grader crashed (exit {returncode}): {tail[0][:300]}"), seconds)
     if keep_executed is not None and (out / EXECUTED_NAME).is_file():  # what the notebook printed
         keep_executed.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out / EXECUTED_NAME, keep_executed / feedback.executed_name(label))
@@ -117,19 +119,49 @@ def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: flo
     report = RunReport.read(out)
     sources = [v["source"] for v in report.verdicts.values()]
     return Outcome(label, path, results, seconds, max(report.peak_rss_mb, report.kernel_peak_rss_mb), report.status,
-                   tuple(report.cell_errors), tuple((s, sources.count(s)) for s in sorted(set(sources))))
+                   tuple(report.cell_errors), tuple((s, sources.count(s)) for s in sorted(set(sources))),
+                   report.kernel_peak_rss_mb)
 
 
-def _data_env() -> dict[str, str]:
-    """Point submissions at one unpacked Fashion-MNIST instead of unpacking it per submission."""
-    from .. import data
+def grader_env(a: Assignment, threads: int) -> dict[str, str]:
+    """The environment of the processes that run ``run_one`` for ``a``."""
+    return {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": str(threads),
+            **datasets.kernel_env(a.datasets)}
 
-    if os.environ.get(data.ENV_VAR):  # kernels get a clean environment: pass it on explicitly
-        return {data.ENV_VAR: os.environ[data.ENV_VAR]}
-    try:
-        return {data.ENV_VAR: str(data.fashion_mnist_root(download=False))}
-    except data.FashionMNISTNotFound:
-        return {}
+
+def _in_process(cmd: list[str], env: dict[str, str], scratch: Path, limit: float,
+                children: stopping.Children) -> int | None:
+    """Run ``cmd`` (one ``run_one``) as its own process; its exit status, or None when killed at ``limit``."""
+    with open(scratch / "grader-log.txt", "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=scratch,
+                                start_new_session=True, stdin=subprocess.DEVNULL)
+        children.add(proc.pid)
+        try:
+            return proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            return None
+        finally:
+            stopping.kill_trees([proc.pid])  # a kernel may outlive its parent
+            children.discard(proc.pid)
+
+
+def _in_worker(worker: Worker, argv: list[str], log: Path, limit: float, children: stopping.Children) -> int | None:
+    """Run one ``run_one`` in the slot's long-lived worker; a worker that overruns is killed with its tree."""
+    worker.start()
+    children.add(worker.pid)
+    status = worker.run(argv, log, limit)
+    pid = worker.pid
+    if pid is not None:
+        if status is None:
+            stopping.kill_trees([pid])
+            worker.proc = None
+            children.discard(pid)
+        else:  # nothing of this submission may outlive it (run_one stops its kernels; this is the backstop)
+            try:
+                stopping.kill_trees([c.pid for c in psutil.Process(pid).children(recursive=True)])
+            except psutil.NoSuchProcess:
+                pass
+    return status
 
 
 def summary_line(outcomes: list[Outcome], possible: float) -> str:
@@ -205,24 +237,26 @@ def _run_pool(a: Assignment, todo: list[tuple[Path, str]], options: Options, wor
     are kept in ``out_dir/executed``; the scratch folders are always removed.
     """
     threads = max(1, (os.cpu_count() or 1) // workers)
-    env = _data_env()
     slots = _sandbox_slots(workers)
     children = stopping.Children()
+
+    scratch_root = Path(tempfile.mkdtemp(prefix="grade-"))
+    os.chmod(scratch_root, 0o711)  # sandboxed kernels run as other users and must reach their folder
+    workers_by_slot: dict[int, Worker] = {}  # one long-lived grading process per slot
 
     def work(p: Path, n: str, scratch: Path) -> Outcome:
         if children.stopping:
             raise stopping.Stopped(children.stopping)
         slot = slots.get()
         try:
-            return grade_one(a, p, n, scratch, options.timeout, threads, env, runner, options=options, slot=slot,
-                             keep_executed=out_dir / "executed", children=children)
+            worker = workers_by_slot.setdefault(slot, Worker(grader_env(a, threads), scratch_root))
+            return grade_one(a, p, n, scratch, options.timeout, threads, None, runner, options=options, slot=slot,
+                             keep_executed=out_dir / "executed", children=children, worker=worker)
         finally:
             slots.put(slot)
 
     graded: list[Outcome] = []
     progress = _Progress(a, len(todo), quiet)
-    scratch_root = Path(tempfile.mkdtemp(prefix="grade-"))
-    os.chmod(scratch_root, 0o711)  # sandboxed kernels run as other users and must reach their folder
     with stopping.stop_on_signals(children), ThreadPoolExecutor(max_workers=workers) as pool:
         try:
             futures = {pool.submit(work, p, n, scratch_root / f"{i:05d}"): (p, n) for i, (p, n) in enumerate(todo)}
@@ -239,6 +273,8 @@ def _run_pool(a: Assignment, todo: list[tuple[Path, str]], options: Options, wor
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         finally:
+            for worker in workers_by_slot.values():
+                worker.close()
             safe_io.remove_tree(scratch_root)
     progress.close()
     return graded
@@ -248,8 +284,7 @@ def _write_class_outputs(a: Assignment, store: ResultStore, out_dir: Path, this_
                          quiet: bool) -> None:
     """Write the CSV, the feedback and the report over every current result in the store; say what was left out."""
     listing = store.listing()
-    points = json.loads((a.dist_dir / BUILD_INFO).read_text()).get("points", {})
-    outputs.write(listing.outcomes, points, out_dir, title=f"{a.id}: {len(listing.current)} submissions")
+    outputs.write(listing.outcomes, a.points, out_dir, title=f"{a.id}: {len(listing.current)} submissions")
     if quiet:
         return
     earlier = len({r.label for r in listing.current} - {o.label for o in this_run})
@@ -282,8 +317,8 @@ def grade(
     ``final_grades.csv``, ``feedback/`` and ``report.html`` are written over every current result
     in that store, this run's and earlier runs' alike: one late submission graded into a class
     folder adds its row. ``select(path, label)``, when given, grades only the submissions it keeps
-    (labels are still made from all of ``paths``; see ``shards``). Shows a tqdm bar on a terminal, one line per submission otherwise,
-    nothing when ``quiet``.
+    (labels are still made from all of ``paths``; see ``shards``). Shows a tqdm bar on a terminal,
+    one line per submission otherwise, nothing when ``quiet``.
 
     Returns:
         The outcomes of ``paths`` (graded now or kept from an earlier run), sorted by label.

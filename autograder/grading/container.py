@@ -23,15 +23,17 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..course_checks import DEVICE_ENV_VAR
+from ..datasets import DATASETS
+
 IMAGES = {False: "dl-autograded:cpu", True: "dl-autograded:gpu"}  # keyed by --gpus
 DOCKERFILES = {False: "autograder/containers/Dockerfile.cpu", True: "autograder/containers/Dockerfile.gpu"}
 DEFAULT_MEMORY = "4g"
 DEFAULT_CPUS = 2.0
 DEFAULT_PIDS = 512
 LABEL = "dl-autograded.submission"  # `docker ps --filter label=dl-autograded.submission` finds them all
-ZIP_IN, SUBMISSION_DIR_IN, OUT_IN, DATA_IN = "/grading/autograder.zip", "/grading/submission", "/grading/out", "/data/fashion-mnist"
-PASSED_ENV = ("OMP_NUM_THREADS", "MPLBACKEND", "GRADING_DEVICE")  # host values the container keeps
-DATA_ENV = "FASHION_MNIST_DIR"
+ZIP_IN, SUBMISSION_DIR_IN, OUT_IN, DATA_IN = "/grading/autograder.zip", "/grading/submission", "/grading/out", "/data"
+PASSED_ENV = ("OMP_NUM_THREADS", "MPLBACKEND", DEVICE_ENV_VAR)  # host values the container keeps
 ENTRY = ["python", "-m", "autograder.grading.run_one"]
 
 
@@ -69,8 +71,10 @@ class DockerRunner:
         ]
         if self.gpus:
             cmd += ["--gpus", "all"]
-        if env.get(DATA_ENV):  # the host's unpacked copy instead of the image's Debian package
-            cmd += ["-v", f"{Path(env[DATA_ENV]).resolve()}:{DATA_IN}:ro", "-e", f"{DATA_ENV}={DATA_IN}"]
+        for dataset in DATASETS.values():  # the host's unpacked copy instead of the image's Debian package
+            if env.get(dataset.env_var):
+                inside = f"{DATA_IN}/{dataset.name}"
+                cmd += ["-v", f"{Path(env[dataset.env_var]).resolve()}:{inside}:ro", "-e", f"{dataset.env_var}={inside}"]
         for name in PASSED_ENV:
             if env.get(name):
                 cmd += ["-e", f"{name}={env[name]}"]

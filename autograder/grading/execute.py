@@ -168,13 +168,14 @@ class Budget:
     overall: float = 0.0  # the submission's limit in seconds, for the status (0: none)
 
     @classmethod
-    def for_submission(cls, cell_timeout: float, record_timeout: float, overall: float,
-                       started: float, judge_margin: float = 10.0) -> "Budget":
-        """Keep a reserve for the recording: a quarter of ``overall``, at least 20 s, at most 150 s."""
-        if not overall:
+    def for_submission(cls, cell_timeout: float, record_timeout: float, left: float, started: float,
+                       overall: float, judge_margin: float = 10.0) -> "Budget":
+        """``left`` seconds from ``started`` (of the submission's limit, ``overall``): keep a reserve
+        for the recording, a quarter of the limit, at least 20 s, at most 150 s."""
+        if not left:
             return cls(cell_timeout, record_timeout)
-        reserve = min(max(overall / 4, 20.0), 150.0, overall / 2)
-        end = started + overall - min(judge_margin, overall / 10)
+        reserve = min(max(overall / 4, 20.0), 150.0, left / 2)
+        end = started + left - min(judge_margin, left / 10)
         return cls(cell_timeout, record_timeout, cells_until=end - reserve, record_until=end, overall=overall)
 
 

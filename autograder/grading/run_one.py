@@ -23,48 +23,22 @@ import argparse
 import hashlib
 import io
 import json
-import resource
 import shutil
 import time
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import REPO_ROOT
 from . import execute, safe_io, sandbox, tamper, verdict
+from .outcome import RunReport
 
 MAX_LOG_BYTES = 512 << 20
 LOG_NAME = ".hidden-tests-log.pt"  # written by the kernel into its work folder, read back with safe_io
-REPORT_NAME = "report.json"
 EXECUTED_NAME = "executed.ipynb"
 #: The parts of the grader's package the kernel imports to record the hidden tests (read-only there).
 LIBRARY = [REPO_ROOT / "autograder" / name for name in ("__init__.py", "course_checks", "grading", "data.py")]
 GRADER_FILES = ("course_checks.py", "course_data.py")  # copied next to the notebook; never expected.pt
-
-
-@dataclass
-class RunReport:
-    """What grading one submission found besides its scores; ``run_one`` writes it, the batch reads it."""
-
-    status: str = ""  # "Completed" or "Completed (...)": the CSV's grading_status
-    sandboxed: bool = False
-    problems: list[str] = field(default_factory=list)  # cells that timed out, were cut or killed the kernel
-    cell_errors: list[str] = field(default_factory=list)  # exceptions the notebook's cells raised
-    tampering: list[str] = field(default_factory=list)
-    verdicts: dict[str, dict] = field(default_factory=dict)  # per test: how its verdict was reached
-    not_run: str = ""  # why the hidden tests were not judged ("" when they were)
-    kernel_starts: int = 0
-    seconds: float = 0.0
-    peak_rss_mb: float = 0.0  # this process (ru_maxrss)
-    kernel_peak_rss_mb: float = 0.0  # the sandboxed kernel's largest process, from the watchdog's samples
-
-    def write(self, folder: Path) -> None:
-        (folder / REPORT_NAME).write_text(json.dumps(asdict(self), indent=1))
-
-    @classmethod
-    def read(cls, folder: Path) -> "RunReport":
-        data = json.loads((folder / REPORT_NAME).read_text())
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass
@@ -191,6 +165,7 @@ def status_line(report: RunReport, run_info: execute.Execution, limits: sandbox.
 def run(args: argparse.Namespace) -> None:
     import dill
     import nbformat
+    import psutil
 
     start = time.monotonic()
     scratch = Scratch(Path(args.scratch))
@@ -221,7 +196,7 @@ def run(args: argparse.Namespace) -> None:
                PYTHONDONTWRITEBYTECODE="1")
     deadline = start + (args.deadline_unix - time.time()) if args.deadline_unix else 0.0
     budget = execute.Budget.for_submission(args.cell_timeout, args.record_timeout,
-                                           max(deadline - start, 1.0) if deadline else 0.0, start)
+                                           max(deadline - start, 1.0) if deadline else 0.0, start, args.timeout)
     run_info = execute.execute(notebook, box, env, budget=budget,
                                record_cell=verdict.seal.record_cell(str(REPO_ROOT), str(scratch.record),
                                                                     str(scratch.work / LOG_NAME)),
@@ -249,7 +224,7 @@ def run(args: argparse.Namespace) -> None:
                 cell.source = "# The grader recorded the hidden tests here; below is what the notebook's code printed."
         nbformat.write(run_info.notebook, scratch.out / EXECUTED_NAME)
     report.seconds = time.monotonic() - start
-    report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    report.peak_rss_mb = psutil.Process().memory_info().rss / 2**20  # this process, at the end (a worker lives on)
     report.write(scratch.out)
     if not args.keep:
         scratch.clean()
@@ -263,6 +238,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--notebook-name", required=True, help="the file name the notebook's init cell expects")
     p.add_argument("--cell-timeout", type=float, default=300.0)
     p.add_argument("--record-timeout", type=float, default=600.0)
+    p.add_argument("--timeout", type=float, default=0.0, help="the submission's limit, for the status")
     p.add_argument("--deadline-unix", type=float, default=0.0,
                    help="when the whole submission must be graded (seconds since the epoch; 0: no limit)")
     p.add_argument("--memory-gb", type=float, default=sandbox.DEFAULT_MEMORY_GB)

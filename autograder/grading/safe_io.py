@@ -12,6 +12,7 @@ files, names with newlines or trees ten thousand folders deep anywhere it could 
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -69,5 +70,10 @@ def remove_tree(path: Path) -> None:
     if not os.path.lexists(path):
         return
     # A folder the sandbox made unreadable (chmod 000) stops rm when the grader is not root.
-    subprocess.run(["chmod", "-R", "u+rwX", "--", str(path)], capture_output=True, timeout=600)
-    subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], capture_output=True, timeout=600)
+    subprocess.run([_tool("chmod"), "-R", "u+rwX", "--", str(path)], capture_output=True, timeout=600)
+    subprocess.run([_tool("rm"), "-rf", "--one-file-system", "--", str(path)], capture_output=True, timeout=600)
+
+
+def _tool(name: str) -> str:
+    """coreutils' ``name`` wherever the PATH is (graders are sometimes run with a bare one)."""
+    return shutil.which(name) or next((p for p in (f"/usr/bin/{name}", f"/bin/{name}") if os.path.exists(p)), name)

@@ -27,7 +27,7 @@ from typing import Mapping
 from ..assignments import Assignment
 from . import batch, submissions
 from .outcome import Outcome
-from .store import BUILD_INFO, build_digest, content_digest
+from .store import build_digest, content_digest
 
 INDEX_VARIABLES = ("SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX")
 MANIFEST = "shard.json"
@@ -164,8 +164,7 @@ def grade(a: Assignment, paths: list[Path], out: Path, shard: Shard, quiet: bool
     labels = submissions.labels(paths)
     digests = {label: content_digest(p) for p, label in zip(paths, labels)}
     folder = shard.folder(out)
-    points = json.loads((a.dist_dir / BUILD_INFO).read_text()).get("points", {})
-    manifest = Manifest(a.id, build_digest(a), points, shard.index, shard.count, dict(sorted(digests.items())),
+    manifest = Manifest(a.id, build_digest(a), a.points, shard.index, shard.count, dict(sorted(digests.items())),
                         sorted(n for n, d in digests.items() if shard.owns(d)), list(sys.argv), time.time())
     manifest.write(folder)
     if not quiet:

@@ -30,8 +30,6 @@ import dill
 from ..assignments import Assignment
 from .outcome import Outcome
 
-BUILD_INFO = "build-info.json"
-
 
 def _bytes_of(path: Path) -> bytes:
     try:
@@ -47,7 +45,7 @@ def content_digest(path: Path) -> str:
 
 def build_digest(a: Assignment) -> str:
     """sha256 of the assignment's current ``build-info.json``: which build a result was graded under."""
-    return hashlib.sha256((a.dist_dir / BUILD_INFO).read_bytes()).hexdigest()
+    return hashlib.sha256(a.build_info_file.read_bytes()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -151,7 +149,7 @@ class ResultStore:
         self.folder = folder
         self.assignment = a.id
         folder.mkdir(parents=True, exist_ok=True)
-        info = (a.dist_dir / BUILD_INFO).read_bytes()
+        info = a.build_info_file.read_bytes()
         self.build = hashlib.sha256(info).hexdigest()
         self.options = repr(options)
         self.salt = hashlib.sha256(info + self.options.encode()).hexdigest()
