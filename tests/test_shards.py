@@ -203,6 +203,8 @@ def test_expect_names_a_file_no_shard_was_given(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "1 submission(s) were graded by no shard" in err and "late.ipynb: shard " in err
     assert "was not given this file" in err
+    assert _merge(tmp_path / "shards", "--out", tmp_path / "final", "--expect", tmp_path / "nowhere") == 2
+    assert capsys.readouterr().err.strip() == f"merge: --expect names what does not exist: {tmp_path / 'nowhere'}"
 
 
 def test_a_result_for_other_contents_under_the_same_name_is_left_out_and_named(tmp_path, capsys):

@@ -114,6 +114,9 @@ def load(paths: list[Path]) -> list[ShardRun]:
 def expected_set(runs: list[ShardRun], expect: list[Path] | None) -> dict[str, str]:
     """label -> sha256 of every submission of the class: from ``expect`` or from the manifests."""
     if expect:
+        absent = [str(p) for p in expect if not p.exists()]
+        if absent:
+            raise MergeError(f"--expect names what does not exist: {', '.join(absent)}")
         paths = submissions.expand(expect)
         return {label: content_digest(p) for p, label in zip(paths, submissions.labels(paths))}
     seen: dict[str, tuple[str, Path]] = {}
