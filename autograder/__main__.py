@@ -2,9 +2,10 @@
 
     python -m autograder build [--check] [ID ...]
     python -m autograder grade [--assignment ID] [--out DIR] [--workers N] [--timeout S] [--cell-timeout S]
-                               [--memory-gb G] [--no-sandbox] [--no-resume] [--docker [--gpus]] [--shard I/N|auto/N]
-                               [SUBMISSION ...]
+                               [--memory-gb G] [--no-sandbox] [--no-resume] [--docker [--gpus]]
+                               [--roster ROSTER.csv] [--diff PREVIOUS_OUT] [--shard I/N|auto/N] [SUBMISSION ...]
     python -m autograder merge SHARD_OUT ... --out FINAL [--expect SUBMISSION ...] [--allow-missing]
+    python -m autograder manual import SCORES.csv --out DIR [--assignment ID]
     python -m autograder strength [--functions-only] [ID ...]
     python -m autograder data
 """
@@ -25,17 +26,21 @@ def _selected(ids: list[str]) -> list[assignments.Assignment]:
 
 
 def cmd_build(args) -> int:
-    from .build import BuildError, build_in_parallel, stale_files
+    from .build import BuildError, build_in_parallel, stale_files, why_not_current
 
     status = 0
     for a in _selected(args.ids) if args.check else []:
         start = time.monotonic()
         try:
             if args.check:
-                stale = stale_files(a)
+                stale, dist = stale_files(a), why_not_current(a)
                 if stale:
                     print(f"{a.id}: STALE, assignments/{a.id}/ differs from the master in: {', '.join(stale)}."
                           " Run `python -m autograder build` and commit the result.")
+                if dist:
+                    print(f"{a.id}: STALE, {dist}: `grade` would build it first. "
+                          f"Run `python -m autograder build {a.id}` (the zip is git-ignored, nothing to commit).")
+                if stale or dist:
                     status = 1
                 else:
                     print(f"{a.id}: up to date ({time.monotonic() - start:.1f} s)")
@@ -53,13 +58,14 @@ def cmd_build(args) -> int:
 
 
 def _ensure_built(chosen: list[assignments.Assignment]) -> None:
-    """Build, in parallel, those of ``chosen`` whose sources changed since their last build."""
-    from .build import build_in_parallel, is_current
+    """Build, in parallel, those of ``chosen`` whose dist folder is missing or stale, saying so and why."""
+    from .build import build_in_parallel, why_not_current
 
-    stale = [a for a in chosen if not is_current(a)]
-    if stale:
-        print(f"building {', '.join(a.id for a in stale)} (sources changed or never built) ...", flush=True)
-        failed = build_in_parallel(stale, say=lambda text: print(text, flush=True))
+    reasons = {a.id: why for a in chosen if (why := why_not_current(a))}
+    if reasons:
+        for aid, why in reasons.items():
+            print(f"{aid}: building first, because {why} ...", flush=True)
+        failed = build_in_parallel([a for a in chosen if a.id in reasons], say=lambda text: print(text, flush=True))
         if failed:
             raise SystemExit(f"the build of {', '.join(failed)} failed (see above); nothing was graded")
 
@@ -74,13 +80,15 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
 
 def cmd_grade(args) -> int:
     from . import demos
-    from .grading import submissions
+    from .grading import diff, roster, submissions
 
     if args.submissions and not args.assignment:
         sys.exit("grade: --assignment ID is required when submissions are given")
     try:
         runner = container.runner_from_args(args)  # None: grade in local processes
-    except container.DockerUnavailable as exc:
+        if args.roster:
+            roster.read(Path(args.roster))  # a bad roster stops the run before anything is graded
+    except (container.DockerUnavailable, roster.RosterError) as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
     try:
@@ -95,9 +103,22 @@ def cmd_grade(args) -> int:
         out = Path(args.out) if args.out else REPO_ROOT / "graded" / (a.id if args.submissions else f"demo-{a.id}")
         if len(selected) > 1 and args.out:
             out = out / a.id
+        previous, before = None, None
+        if args.diff:
+            previous = Path(args.diff) / a.id if len(selected) > 1 and Path(args.diff).is_dir() else Path(args.diff)
+            try:
+                before = diff.read(previous)  # read first: PREVIOUS may be --out itself
+            except diff.DiffError as exc:
+                print(f"grade: {exc}", file=sys.stderr)
+                return 2
+        if args.roster:
+            roster.keep(Path(args.roster), out)
+            print(f"{a.id}: roster {args.roster} kept as {out / roster.FILE} (later runs into {out} use it)")
         expected = {}
         if args.submissions:
             paths = submissions.expand([Path(p) for p in args.submissions])
+            for line in submissions.not_expanded([Path(p) for p in args.submissions]):
+                print(f"WARNING: {line}", file=sys.stderr, flush=True)
         else:
             points = a.points
             made = demos.make(a, (shard.folder(out) if shard else out) / "submissions", points)
@@ -125,6 +146,8 @@ def cmd_grade(args) -> int:
         _print_table(rows)
         possible = sum(a.points.values())
         print(batch.summary_line(outcomes, float(possible)))
+        if before is not None:
+            print("\n".join(diff.report(before, out, previous)))
     return status
 
 
@@ -153,21 +176,75 @@ def cmd_strength(args) -> int:
     return 0 if all(r.perfect for r in reports) else 1
 
 
+def _assignment_of(out: Path, given: str | None) -> assignments.Assignment:
+    """The assignment of a class folder: ``given``, or the one its stored results were graded for."""
+    if given:
+        return assignments.get(given)
+    from .grading.store import ResultStore
+
+    ids = set()
+    for file in sorted((out / ".results").glob("*.pkl")):
+        try:
+            ids.add(ResultStore._read(file).assignment)
+        except Exception:
+            continue
+    ids.discard("")
+    if len(ids) != 1:
+        raise assignments.UnknownAssignment(
+            f"{out} holds results of {', '.join(sorted(ids)) or 'no assignment'}; name one with --assignment ID"
+            if ids else f"{out} holds no graded results (grade into it first, or name --assignment ID)")
+    return assignments.get(ids.pop())
+
+
+def cmd_manual(args) -> int:
+    from .grading import manual_import, outputs, store
+    from .grading.gradebook import Gradebook
+
+    out = Path(args.out)
+    a = _assignment_of(out, args.assignment)
+    listing = store.ResultStore(out / ".results", a, batch.Options()).listing()
+    book = Gradebook.of(listing.outcomes, a.points, out)
+    try:
+        result = manual_import.apply(Path(args.scores), book, out)
+    except manual_import.ImportProblem as exc:
+        print(f"manual import: nothing was imported:\n{exc}", file=sys.stderr)
+        return 1
+    for label, q, old, new in result.changed:
+        print(f"  {label}: {q} {'(blank)' if old is None else format(old, 'g')} → {new:g}")
+    print(f"{a.id}: imported {args.scores}: {len(result.changed)} score(s) changed, {result.unchanged} unchanged")
+    batch.write_class_outputs(a, out)
+    print(f"{a.id}: rewrote {out / outputs.CSV}, report.html and manual/")
+    return 0
+
+
+class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default unless its help already says it or there is none to show."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("build", help="build student notebooks and autograder zips from the masters")
     p.add_argument("ids", nargs="*", help="assignment ids (default: all)")
-    p.add_argument("--check", action="store_true", help="exit 1 if assignments/ is stale against solutions/")
+    p.add_argument("--check", action="store_true", help="exit 1 if assignments/ is stale against solutions/ "
+                   "or autograder/dist is missing or stale (builds nothing)")
     p.add_argument("--jobs", type=int, default=None, help="assignments built at once (default: the core count)")
     p.set_defaults(func=cmd_build)
 
-    p = sub.add_parser("grade", help="grade submissions (default: the demo submissions of every assignment)")
-    p.add_argument("submissions", nargs="*", help=".ipynb or Otter .zip files, or folders of them")
-    p.add_argument("--assignment", "-a", help="assignment id")
-    p.add_argument("--out", help="output folder (default: graded/<id>)")
-    p.add_argument("--workers", type=int, default=None, help="parallel submissions (default: core count)")
+    p = sub.add_parser("grade", help="grade submissions (default: the demo submissions of every assignment)",
+                       formatter_class=_HelpWithDefaults)
+    p.add_argument("submissions", nargs="*", help=".ipynb or Otter .zip files, or folders of them "
+                   "(default: the demo submissions)")
+    p.add_argument("--assignment", "-a", help="assignment id (default: every assignment, demo submissions only)")
+    p.add_argument("--out", help="output folder (default: graded/<id>, or graded/demo-<id> for the demos)")
+    p.add_argument("--workers", type=int, default=None, help="parallel submissions (default: the core count)")
     p.add_argument("--timeout", type=float, default=600.0, help="wall-clock limit per submission in seconds")
     p.add_argument("--cell-timeout", type=float, default=batch.DEFAULT_CELL_TIMEOUT,
                    help="limit per notebook cell in seconds; a cell past it is interrupted and grading goes on")
@@ -177,6 +254,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="limit of what one notebook may write into its work folder, in total")
     p.add_argument("--no-sandbox", action="store_true", help="run kernels without bubblewrap (status says so)")
     p.add_argument("--no-resume", action="store_true", help="regrade submissions already graded into --out")
+    p.add_argument("--roster", metavar="ROSTER.csv", help="CSV mapping files to students (file,student_id and "
+                   "optionally name,email,section,login); kept in --out for later runs, enables the LMS files "
+                   "(default: the roster kept in --out, if any)")
+    p.add_argument("--diff", metavar="PREVIOUS_OUT", help="list what changed since an earlier run: an output folder "
+                   "or its final_grades.csv (may be --out itself); also written to OUT/changes.csv")
     p.add_argument("--shard", metavar="I/N", help="grade only shard I of N (chosen by each file's content) into "
                    "OUT/shard-I-of-N; auto/N takes I from SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX or "
                    "AWS_BATCH_JOB_ARRAY_INDEX")
@@ -186,6 +268,15 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("merge", help="write the class's CSV, feedback and report from the folders of every shard")
     merge.add_arguments(p)
     p.set_defaults(func=merge.run)
+
+    p = sub.add_parser("manual", help="questions graded by hand: import their scores into a class folder")
+    msub = p.add_subparsers(dest="action", required=True)
+    m = msub.add_parser("import", help="merge a CSV of hand-graded scores (file or student_id, then question "
+                        "columns) into OUT's final_grades.csv; all or nothing, idempotent")
+    m.add_argument("scores", metavar="SCORES.csv")
+    m.add_argument("--out", required=True, help="the class folder that was graded into")
+    m.add_argument("--assignment", "-a", help="assignment id (default: the one the folder was graded for)")
+    m.set_defaults(func=cmd_manual)
 
     p = sub.add_parser("strength", help="mutation suite: every bug loses points, every variant gets full marks")
     p.add_argument("ids", nargs="*", help="assignment ids (default: every assignment with a mutants.py)")

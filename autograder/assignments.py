@@ -18,19 +18,24 @@ class BuildInfo:
     """What ``build`` records about the last build of an assignment (``dist/<id>/build-info.json``)."""
 
     digest: str  # hash of every build input (build.source_digest)
-    points: dict[str, float] = field(default_factory=dict)  # question -> points
+    points: dict[str, float] = field(default_factory=dict)  # question -> points (autograded)
+    #: the questions Otter filters into the PDF, graded by hand or ``export: true`` (grading.manual.to_json)
+    manual: list[dict] = field(default_factory=list)
 
     @property
     def total(self) -> float:
         return sum(self.points.values())
 
     def write(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self)))
+        data = asdict(self)
+        if not self.manual:  # the file stays as it was for assignments without such questions
+            del data["manual"]
+        path.write_text(json.dumps(data))
 
     @classmethod
     def read(cls, path: Path) -> "BuildInfo":
         data = json.loads(path.read_text())
-        return cls(digest=data.get("digest", ""), points=data.get("points", {}))
+        return cls(digest=data.get("digest", ""), points=data.get("points", {}), manual=data.get("manual", []))
 
 
 class UnknownAssignment(LookupError):

@@ -30,6 +30,7 @@ from . import REPO_ROOT, notebooks, ship
 from .course_checks import EXPECTED_FILE
 from .course_checks.solution import _clone
 from .assignments import Assignment, BuildInfo
+from .grading import manual
 
 NOT_BUILD_INPUTS = {"mutants.py", "demo_bugs.py", "assignment.toml"}  # catalogues and grading settings: no rebuild
 
@@ -56,12 +57,27 @@ def source_digest(a: Assignment) -> str:
     return h.hexdigest()
 
 
+def why_not_current(a: Assignment) -> str | None:
+    """Why the dist folder of ``a`` cannot be graded with as it is, in a sentence; None when it is current."""
+    rel = a.dist_dir.relative_to(a.root) if a.dist_dir.is_relative_to(a.root) else a.dist_dir
+    if not a.dist_dir.exists():
+        return f"{rel}/ is missing (never built here)"
+    missing = [p.name for p in (a.build_info_file, a.autograder_zip, a.solution_notebook) if not p.exists()]
+    if missing:
+        return f"{rel}/ lacks {', '.join(missing)} (a build that failed or was interrupted)"
+    try:
+        info = a.build_info()
+    except ValueError:
+        return f"{rel}/{a.build_info_file.name} is not valid JSON"
+    if info.digest != source_digest(a):
+        return (f"{rel}/ was built from other sources (solutions/{a.id}/, the shared checks, "
+                "requirements.txt or the build itself changed since)")
+    return None
+
+
 def is_current(a: Assignment) -> bool:
     """True when the dist folder was built from the current sources."""
-    info = a.build_info()
-    if info is None or not (a.autograder_zip.exists() and a.solution_notebook.exists()):
-        return False
-    return info.digest == source_digest(a)
+    return why_not_current(a) is None
 
 
 def _stage(a: Assignment, stage: Path) -> Path:
@@ -194,8 +210,9 @@ def build(a: Assignment, *, run_tests: bool = True) -> BuildResult:
         if run_tests:
             check_sealed(a, tmp / "sealed")
         points = {q: d["possible"] for q, d in results.to_dict().items()} if results else {}
+        filtered = manual.questions_from_master(a.master)  # graded by hand: the zip does not know them
         # written last: a build that failed above is never taken for a current one
-        BuildInfo(source_digest(a), points).write(a.build_info_file)
+        BuildInfo(source_digest(a), points, manual.to_json(filtered)).write(a.build_info_file)
     return BuildResult(
         a,
         expected_cases=sum(len(v) for v in expected.values()),

@@ -5,11 +5,5 @@ set -euo pipefail
 if command -v bwrap >/dev/null; then
   exit 0
 fi
-if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-  echo "Installing bubblewrap ..."
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
-else
-  echo "WARNING: bubblewrap is missing: run 'sudo apt-get install bubblewrap', or graded notebooks" \
-       "run unsandboxed." >&2
-fi
+"$(dirname "$0")/apt-install.sh" bubblewrap || echo "WARNING: bubblewrap is missing: run 'sudo apt-get" \
+  "install bubblewrap', or graded notebooks run unsandboxed." >&2

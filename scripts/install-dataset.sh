@@ -6,11 +6,7 @@ dir=/usr/share/datasets/fashion-mnist
 if [ -f "$dir/t10k-labels-idx1-ubyte.gz" ] || [ -n "${FASHION_MNIST_DIR:-}" ]; then
   exit 0
 fi
-if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-  echo "Installing Debian's dataset-fashion-mnist ..."
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
-else
+if ! "$(dirname "$0")/apt-install.sh" dataset-fashion-mnist; then
   echo "Fashion-MNIST is missing: run 'sudo apt-get install dataset-fashion-mnist'" \
        "or set FASHION_MNIST_DIR to a folder with the four original files." >&2
   exit 1

@@ -22,13 +22,10 @@ install_if_missing() {
   if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then
     return
   fi
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+  "$(dirname "$0")/apt-install.sh" slurm-wlm munge || {
     echo "$0: slurm-wlm and munge are missing; install them as root: apt-get install slurm-wlm munge" >&2
     exit 1
-  fi
-  echo "Installing slurm-wlm and munge ..."
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
+  }
 }
 
 free_port() {

@@ -13,7 +13,8 @@ import pytest
 
 from autograder import REPO_ROOT, course_checks, notebooks, ship
 from autograder.assignments import Assignment, all_assignments
-from autograder.build import BuildError, build
+from autograder.build import BuildError, build, why_not_current
+from conftest import ensure_built
 
 ALL = all_assignments()
 
@@ -30,6 +31,8 @@ def test_master_is_committed_clean(a):
 
 
 def test_build_check_passes():
+    for a in ALL:  # the check covers autograder/dist too, which a fresh clone builds first
+        ensure_built(a)
     proc = subprocess.run([sys.executable, "-m", "autograder", "build", "--check"], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -108,3 +111,48 @@ def test_replace_function_swaps_only_that_function():
     assert notebooks.code_of(nb.cells[0]).count("return 1") == 1, "the input notebook is left unchanged"
     with pytest.raises(KeyError):
         notebooks.replace_function(nb, "g", "def g(): pass")
+
+
+def test_build_check_reports_a_missing_or_stale_dist_folder(tmp_path, monkeypatch, capsys):
+    import autograder.__main__ as cli
+
+    a = _copy_assignment(Assignment("01-softmax-cross-entropy"), tmp_path)
+    shutil.copytree(Assignment("01-softmax-cross-entropy").student_dir, a.student_dir)
+    assert why_not_current(a) == "autograder/dist/01-softmax-cross-entropy/ is missing (never built here)"
+    monkeypatch.setattr(cli, "_selected", lambda ids: [a])
+    assert cli.main(["build", "--check"]) == 1
+    printed = capsys.readouterr().out
+    assert "01-softmax-cross-entropy: STALE, autograder/dist/01-softmax-cross-entropy/ is missing" in printed
+    assert "up to date" not in printed
+    a.dist_dir.mkdir(parents=True)
+    (a.dist_dir / "build-info.json").write_text(json.dumps({"digest": "old", "points": {}}))
+    assert "lacks 01-softmax-cross-entropy-autograder.zip, softmax_cross_entropy-solution.ipynb" in why_not_current(a)
+    a.autograder_zip.write_bytes(b"")
+    a.solution_notebook.write_text("{}")
+    assert "was built from other sources" in why_not_current(a)
+
+
+@pytest.mark.slow
+def test_grade_says_it_builds_and_why(tmp_path, capsys):
+    from autograder.__main__ import _ensure_built
+
+    a = _copy_assignment(Assignment("01-softmax-cross-entropy"), tmp_path)
+    _ensure_built([a])
+    printed = capsys.readouterr().out
+    assert ("01-softmax-cross-entropy: building first, because autograder/dist/01-softmax-cross-entropy/ is missing "
+            "(never built here) ...") in printed
+    assert "01-softmax-cross-entropy: built; solution scores 26/26" in printed and why_not_current(a) is None
+    _ensure_built([a])
+    assert "building" not in capsys.readouterr().out, "a current build is not redone"
+
+
+def test_grade_help_shows_the_defaults(capsys):
+    import autograder.__main__ as cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["grade", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for shown in ("(default: 600.0)", "(default: 300.0)", "(default: 4.0)", "(default: the core count)",
+                  "(default: graded/<id>"):
+        assert shown in text, shown
+    assert "(default: None)" not in text and "(default: False)" not in text

@@ -149,7 +149,9 @@ def test_merge_writes_the_one_machine_csv_and_twice_changes_nothing(tmp_path, ca
     final = tmp_path / "final"
     assert (final / "final_grades.csv").read_bytes() == (tmp_path / "one" / "final_grades.csv").read_bytes()
     assert _tree(final / "feedback") == _tree(tmp_path / "one" / "feedback")
-    assert (final / "report.html").read_text().count("<tr class='submission'>") == len(paths)
+    page = (final / "report.html").read_text()
+    assert page.count("<tr class='submission'") == len(paths) and f"{len(paths)} submissions" in page
+    assert page == (tmp_path / "one" / "report.html").read_text(), "rejected files take 0.0 s: the same report too"
     first = _tree(final)
     # Again, with the shard folders named one by one and in another order: the same bytes.
     assert _merge(*sorted((tmp_path / "shards").iterdir(), reverse=True), "--out", final) == 0
@@ -274,3 +276,21 @@ def test_the_store_reader_lists_without_the_dist_folder(tmp_path):
     with pytest.raises(RuntimeError, match="cannot save"):
         store.save(store.listing().current[0].outcome)
     assert merge.shard_folders([tmp_path / "shards"]) == [tmp_path / "shards" / "shard-0-of-1"]
+
+
+def test_the_roster_kept_beside_the_shards_reaches_the_merged_class(tmp_path, capsys):
+    a = _course(tmp_path / "course")
+    paths = _class(tmp_path / "subs", 4)
+    _grade_shards(a, paths, tmp_path / "results", 2)
+    (tmp_path / "results" / "roster.csv").write_text(  # where grade --roster --out results keeps it
+        "file,student_id,name\n" + "".join(f"{p.name},s{k},Student {k}\n" for k, p in enumerate(paths)))
+    assert _merge(tmp_path / "results", "--out", tmp_path / "final") == 0
+    assert f"roster {tmp_path / 'results' / 'roster.csv'} kept as" in capsys.readouterr().out
+    assert (tmp_path / "final" / "roster.csv").read_bytes() == (tmp_path / "results" / "roster.csv").read_bytes()
+    with open(tmp_path / "final" / "canvas_grades.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) >= len(paths), "the LMS file of the roster's students"
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "roster.csv").write_text("file,student_id\nx.ipynb,s9\n")
+    shutil.copytree(tmp_path / "results" / "shard-0-of-2", tmp_path / "other" / "shard-0-of-2")
+    assert _merge(tmp_path / "results", tmp_path / "other", "--out", tmp_path / "again") == 2
+    assert "the shards keep different rosters" in capsys.readouterr().err

@@ -55,7 +55,7 @@ def test_a_late_submission_adds_its_row_to_the_class_csv(tmp_path):
     assert (tmp_path / "class" / "final_grades.csv").read_bytes() == (tmp_path / "at-once" / "final_grades.csv").read_bytes()
     assert list(_rows(tmp_path / "class")) == ["points-per-question", "ann.ipynb", "bob.ipynb", "cat.ipynb"]
     page = (tmp_path / "class" / "report.html").read_text()
-    assert page.count("<tr class='submission'>") == 3 and "3 submissions" in page
+    assert page.count("<tr class='submission'") == 3 and "3 submissions" in page
     assert all(f"<td>{name}</td>" in page for name in ("ann.ipynb", "bob.ipynb", "cat.ipynb"))
 
 
@@ -149,3 +149,18 @@ def test_regrading_the_same_files_changes_no_byte(tmp_path, resume):
     batch.grade(a, subs, out, workers=2, quiet=True, resume=resume)
     assert (out / "final_grades.csv").read_bytes() == before
     assert len(_stored(out)) == 2, "the same file, label, build and options keep one entry"
+
+
+def test_a_folder_of_submissions_names_what_it_does_not_grade(tmp_path):
+    from autograder.grading import submissions
+
+    folder = tmp_path / "subs"
+    (folder / "nested").mkdir(parents=True)
+    (folder / ".ipynb_checkpoints").mkdir()
+    for name in ("ann.ipynb", "bob.zip", "cat.py", "notes.pdf"):
+        (folder / name).write_text("")
+    assert [p.name for p in submissions.expand([folder])] == ["ann.ipynb", "bob.zip"]
+    assert submissions.not_expanded([folder]) == [
+        f"{folder}: 4 entries not graded (only .ipynb and .zip files directly in the folder are): "
+        "cat.py, nested/, notes.pdf, 1 hidden"]
+    assert submissions.not_expanded([folder / "ann.ipynb"]) == []

@@ -1106,36 +1106,54 @@ def check_classifier(model: Any, *, name: str, sizes: tuple[int, ...]) -> None:
                     "extra layer such as Softmax (CrossEntropyLoss applies it already) causes this.")
 
 
-def assert_min_accuracy(model: Any, images: torch.Tensor, labels: torch.Tensor, *, name: str,
-                        threshold: float, n_params: int | None = None, batch_size: int = 1000) -> float:
-    """Evaluate ``model`` itself on ``images`` (in eval mode, without autograd, on its own device)
-    and fail below ``threshold``; returns the accuracy. The model's mode is restored."""
+def predictions_of(model: Any, images: torch.Tensor, *, name: str, batch_size: int = 1000) -> dict[str, Any]:
+    """Apply ``model`` itself to ``images`` (in eval mode, without autograd, on its own device) and
+    return ``{"parameters": count, "predictions": int64 tensor}``; its mode is restored.
+
+    Computed where the model lives: under the grader, in the student's kernel, so that a model of a
+    class the notebook defines is judged by what it predicts (see ``sealing.observe``)."""
     if model is None:
         raise CheckFailure(f"{name} is None, but a trained nn.Module was expected; run the training cell.")
     if not isinstance(model, torch.nn.Module):
         raise CheckFailure(f"{name} should be a trained nn.Module, but it is {describe(model)}.")
-    count = sum(p.numel() for p in model.parameters())
+
+    def compute() -> dict[str, Any]:
+        device = model_device(model)
+        dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+        was_training = model.training
+        model.eval()
+        predicted = []
+        try:
+            with torch.no_grad():
+                for start in range(0, len(images), batch_size):
+                    x = images[start:start + batch_size].to(device=device, dtype=dtype)
+                    try:
+                        out = model(x)
+                    except Exception as exc:
+                        raise CheckFailure(f"{name} should accept test images of shape {tuple(x.shape)}, but "
+                                           f"applying it raised {type(exc).__name__}: {exc}") from None
+                    assert_tensor_like(out, name=f"{name} applied to {len(x)} test images", shape=(len(x), 10))
+                    predicted.append(out.argmax(dim=1).cpu())
+        finally:
+            model.train(was_training)
+        return {"parameters": sum(p.numel() for p in model.parameters()),
+                "predictions": torch.cat(predicted) if predicted else torch.zeros(0, dtype=torch.int64)}
+
+    return _observation(f"predictions of {name} on {len(images):,} images", compute)
+
+
+def assert_min_accuracy(model: Any, images: torch.Tensor, labels: torch.Tensor, *, name: str,
+                        threshold: float, n_params: int | None = None, batch_size: int = 1000) -> float:
+    """Evaluate ``model`` on ``images`` (``predictions_of``) and fail below ``threshold``, or when it
+    does not have ``n_params`` parameters; returns the accuracy."""
+    seen = predictions_of(model, images, name=name, batch_size=batch_size)
+    count, predicted = seen["parameters"], seen["predictions"]
     if n_params is not None and count != n_params:
         raise CheckFailure(f"{name} should have {n_params} parameters, but it has {count}.")
-    device = model_device(model)
-    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-    was_training = model.training
-    model.eval()
-    correct = 0
-    try:
-        with torch.no_grad():
-            for start in range(0, len(images), batch_size):
-                x = images[start:start + batch_size].to(device=device, dtype=dtype)
-                try:
-                    out = model(x)
-                except Exception as exc:
-                    raise CheckFailure(f"{name} should accept test images of shape {tuple(x.shape)}, but "
-                                       f"applying it raised {type(exc).__name__}: {exc}") from None
-                assert_tensor_like(out, name=f"{name} applied to {len(x)} test images", shape=(len(x), 10))
-                correct += int((out.argmax(dim=1).cpu() == labels[start:start + batch_size]).sum())
-    finally:
-        model.train(was_training)
-    accuracy = correct / len(images)
+    if not isinstance(predicted, torch.Tensor) or predicted.shape != (len(images),):
+        raise CheckFailure(f"{name} should give one prediction per test image ({len(images):,}), "
+                           f"but it gave {describe(predicted)}.")
+    accuracy = float((predicted == torch.as_tensor(labels)).double().mean())
     if accuracy < threshold:
         raise CheckFailure(f"{name} reaches a test accuracy of {accuracy:.4f} on the {len(images):,} test images, "
                            f"but at least {threshold:.2f} is required.")

@@ -22,7 +22,7 @@ from .. import REPO_ROOT
 from .. import datasets
 from ..assignments import Assignment
 from ..course_checks import DEVICE_ENV_VAR
-from . import feedback, outputs, safe_io, sandbox, stopping, submissions
+from . import feedback, manual, outputs, safe_io, sandbox, stopping, submissions
 from .outcome import GraderCrash, Outcome, RunReport, SubmissionTimeout
 from .run_one import EXECUTED_NAME
 from .store import ResultStore
@@ -280,20 +280,23 @@ def _run_pool(a: Assignment, todo: list[tuple[Path, str]], options: Options, wor
     return graded
 
 
-def _write_class_outputs(a: Assignment, store: ResultStore, out_dir: Path, this_run: list[Outcome],
-                         quiet: bool) -> None:
-    """Write the CSV, the feedback and the report over every current result in the store; say what was left out."""
+def write_class_outputs(a: Assignment, out_dir: Path, this_run: list[Outcome] | None = None,
+                        quiet: bool = False, store: ResultStore | None = None) -> None:
+    """Write the CSV, the feedback, the report and the rest over every current result in ``out_dir``'s
+    store; say what was left out and what is still to do (``this_run``: what this run graded or kept)."""
+    store = store or ResultStore(out_dir / ".results", a, Options())
     listing = store.listing()
     outputs.write(listing.outcomes, a.points, out_dir, title=f"{a.id}: {len(listing.current)} submissions")
     if quiet:
         return
-    earlier = len({r.label for r in listing.current} - {o.label for o in this_run})
-    if earlier:
+    earlier = len({r.label for r in listing.current} - {o.label for o in this_run or []})
+    if earlier and this_run is not None:
         print(f"{a.id}: {outputs.CSV} and report.html cover {len(listing.current)} submission(s), "
               f"{earlier} of them graded into {out_dir} by earlier runs", flush=True)
-    for line in listing.notes():
+    warnings, remarks = outputs.notes(listing.outcomes, a.points, out_dir)
+    for line in listing.notes() + remarks:
         print(f"{a.id}: {line}", flush=True)
-    for line in listing.warnings():
+    for line in listing.warnings() + warnings:
         print(f"WARNING: {a.id}: {line}", file=sys.stderr, flush=True)
 
 
@@ -333,11 +336,14 @@ def grade(
         if kept:
             print(f"{a.id}: {len(kept)} result(s) kept from an earlier run, {len(todo)} to grade", flush=True)
 
+    hand_graded = manual.questions(a)
+
     def finished(outcome: Outcome) -> None:
+        manual.attach(outcome, hand_graded)  # the answers to grade by hand, read from the submitted file
         store.save(outcome)
         outputs.write_feedback(outcome, out_dir)
 
     graded = _run_pool(a, todo, options, workers, runner, quiet, finished, out_dir)
     outcomes = sorted(kept + graded, key=lambda o: o.label)
-    _write_class_outputs(a, store, out_dir, outcomes, quiet)
+    write_class_outputs(a, out_dir, outcomes, quiet, store)
     return outcomes

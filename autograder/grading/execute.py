@@ -341,7 +341,7 @@ async def _one_start(run: _Run) -> bool:
         try:
             async with client.async_setup_kernel(env=run.env, preexec_fn=sandbox.preexec, stdout=log, stderr=log):
                 sandbox.lock_kernel_dir()
-                await client.run_cell(nb.cells[0], 0, SETUP_TIMEOUT)
+                await client.run_cell(nb.cells[0], 0, min(SETUP_TIMEOUT, max(1.0, run.budget.record_until - time.monotonic())))
                 stage = "cells"
                 await _run_cells(run, client, nb)
                 stage = "record"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from otter.test_files import GradingResults
 
-from . import feedback, outputs, submissions
+from . import feedback, outputs, roster, submissions
 from .outcome import GraderCrash, Outcome
 from .shards import MANIFEST, Manifest, ShardError, folder_name, shard_of
 from .store import ResultStore, StoredResult, content_digest
@@ -65,7 +65,7 @@ class Merged:
     points: dict[str, float]
     chosen: dict[str, tuple[StoredResult, ShardRun]]  # label -> the result used and where it lies
     missing: dict[str, str] = field(default_factory=dict)  # label -> why no shard graded it
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # warnings: what was left out
 
 
 def shard_folders(paths: list[Path]) -> list[Path]:
@@ -208,8 +208,20 @@ def _not_graded(label: str, reason: str) -> Outcome:
     return Outcome(label, Path(label), results, 0.0)
 
 
+def kept_roster(paths: list[Path], runs: list[ShardRun]) -> Path | None:
+    """The roster ``grade --roster`` kept beside the shards (in a folder given, or above a shard
+    folder), when there is exactly one; ``MergeError`` when they differ."""
+    places = {q / roster.FILE for q in [*paths, *(r.folder.parent for r in runs)]}
+    found = {f.read_bytes(): f for f in sorted(places) if f.is_file()}
+    if len(found) > 1:
+        raise MergeError(f"the shards keep different rosters ({', '.join(str(f) for f in found.values())}); "
+                         f"copy the right one to --out as {roster.FILE}")
+    return next(iter(found.values()), None)
+
+
 def write(merged: Merged, out: Path, allow_missing: bool = False) -> list[Outcome]:
-    """Write ``final_grades.csv``, the feedback, ``report.html`` and the executed notebooks into ``out``."""
+    """Write ``final_grades.csv``, the feedback, ``report.html`` and the rest (``outputs.write``: with
+    the roster and hand-graded scores kept in ``out``), and the executed notebooks, into ``out``."""
     outcomes = [s.outcome for s, _ in merged.chosen.values()]
     if allow_missing:
         outcomes += [_not_graded(label, reason) for label, reason in merged.missing.items()]
@@ -236,12 +248,13 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     """The ``merge`` command: 0 merged, 1 submissions missing (nothing written), 2 cannot merge."""
-    out = Path(args.out)
+    out, given = Path(args.out), [Path(p) for p in args.shard_outs]
     try:
-        runs = load([Path(p) for p in args.shard_outs])
+        runs = load(given)
         if any(out.resolve() == r.folder.resolve() for r in runs):
             raise MergeError(f"--out {out} is one of the shard folders; merge into a folder of its own")
         merged = combine(runs, expected_set(runs, [Path(p) for p in args.expect] if args.expect else None))
+        beside = kept_roster(given, runs) if not (out / roster.FILE).exists() else None
     except MergeError as exc:
         print(f"merge: {exc}", file=sys.stderr)
         return 2
@@ -255,7 +268,19 @@ def run(args) -> int:
             print(f"merge: nothing written to {out}; run the shards named above, or pass --allow-missing "
                   "to write the outputs with those rows marked not graded", file=sys.stderr)
             return 1
+    if beside is not None:
+        try:
+            roster.keep(beside, out)
+        except roster.RosterError as exc:
+            print(f"merge: {exc}", file=sys.stderr)
+            return 2
+        print(f"{merged.assignment}: roster {beside} kept as {out / roster.FILE}")
     outcomes = write(merged, out, args.allow_missing)
+    warnings, remarks = outputs.notes(outcomes, merged.points, out)  # hand-graded scores, the roster
+    for line in remarks:
+        print(f"{merged.assignment}: {line}")
+    for line in warnings:
+        print(f"WARNING: {merged.assignment}: {line}", file=sys.stderr)
     counts = ", ".join(f"{r.name}: {sum(run is r for _, run in merged.chosen.values())}" for r in runs)
     print(f"{merged.assignment}: merged {len(runs)} shard folder(s) ({counts}) -> {out / outputs.CSV}: "
           f"{len(outcomes)} submission(s), {len(merged.missing)} not graded")

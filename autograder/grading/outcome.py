@@ -37,6 +37,8 @@ class Outcome:
         cell_errors: the exceptions the notebook's cells raised while it was graded.
         verdicts: (where verdicts came from, how many) pairs: sealed, unreplayable, void.
         kernel_peak_rss_mb: the sandboxed kernel's largest process, from the watchdog's samples.
+        manual: the submission's answers to the questions graded by hand (``manual.ManualAnswer``),
+            one per such question, read from the submitted notebook.
     """
 
     label: str
@@ -48,6 +50,7 @@ class Outcome:
     cell_errors: tuple[str, ...] = ()
     verdicts: tuple[tuple[str, int], ...] = ()
     kernel_peak_rss_mb: float = float("nan")
+    manual: tuple = ()
 
     @property
     def status(self) -> str:

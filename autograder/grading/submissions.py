@@ -81,6 +81,24 @@ def expand(paths: list[Path]) -> list[Path]:
     return found
 
 
+def not_expanded(paths: list[Path]) -> list[str]:
+    """What ``expand`` leaves out of the folders in ``paths``, one sentence per folder (nothing is skipped silently):
+    files that are not .ipynb or .zip, and subfolders (hidden entries such as .ipynb_checkpoints only counted)."""
+    lines = []
+    for p in paths:
+        if not p.is_dir():
+            continue
+        left = sorted(q for q in p.iterdir() if not (q.suffix in SUFFIXES and q.is_file()))
+        shown = [q.name + ("/" if q.is_dir() else "") for q in left if not q.name.startswith(".")]
+        hidden = len(left) - len(shown)
+        if left:
+            lines.append(f"{p}: {len(left)} entr{'y' if len(left) == 1 else 'ies'} not graded (only .ipynb and .zip "
+                         f"files directly in the folder are): {', '.join(shown[:20])}"
+                         + (f" and {len(shown) - 20} more" if len(shown) > 20 else "")
+                         + (f"{', ' if shown else ''}{hidden} hidden" if hidden else ""))
+    return lines
+
+
 def labels(paths: list[Path]) -> list[str]:
     """A unique CSV label per submission: the file name, with parent folders added on clashes."""
     out = [p.name for p in paths]
