@@ -3,7 +3,8 @@
     python -m autograder build [--check] [ID ...]
     python -m autograder grade [--assignment ID] [--out DIR] [--workers N] [--timeout S] [--cell-timeout S]
                                [--memory-gb G] [--no-sandbox] [--no-resume] [--docker [--gpus]]
-                               [--roster ROSTER.csv] [--diff PREVIOUS_OUT] [SUBMISSION ...]
+                               [--roster ROSTER.csv] [--diff PREVIOUS_OUT] [--shard I/N|auto/N] [SUBMISSION ...]
+    python -m autograder merge SHARD_OUT ... --out FINAL [--expect SUBMISSION ...] [--allow-missing]
     python -m autograder manual import SCORES.csv --out DIR [--assignment ID]
     python -m autograder strength [--functions-only] [ID ...]
     python -m autograder data
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 from . import REPO_ROOT, assignments
-from .grading import batch, container, sandbox, stopping
+from .grading import batch, container, merge, sandbox, shards, stopping
 
 
 def _selected(ids: list[str]) -> list[assignments.Assignment]:
@@ -90,6 +91,11 @@ def cmd_grade(args) -> int:
     except (container.DockerUnavailable, roster.RosterError) as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
+    try:
+        shard = shards.parse(args.shard) if args.shard else None
+    except shards.ShardError as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 2
     selected = _selected([args.assignment] if args.assignment else [])
     status = 0
     _ensure_built(selected)
@@ -115,14 +121,17 @@ def cmd_grade(args) -> int:
                 print(f"WARNING: {line}", file=sys.stderr, flush=True)
         else:
             points = a.points
-            made = demos.make(a, out / "submissions", points)
+            made = demos.make(a, (shard.folder(out) if shard else out) / "submissions", points)
             paths = [d.path for d in made]
             expected = {d.path.name: d.expected_total for d in made}
         start = time.monotonic()
         options = batch.Options(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_gb=args.memory_gb,
                                 disk_gb=args.disk_gb, sandbox=not args.no_sandbox)
-        outcomes = batch.grade(a, paths, out, workers=args.workers, runner=runner, options=options,
-                               resume=not args.no_resume)
+        kwargs = dict(workers=args.workers, runner=runner, options=options, resume=not args.no_resume)
+        if shard:  # only this shard's part, into out/shard-I-of-N
+            outcomes, out = shards.grade(a, paths, out, shard, **kwargs)
+        else:
+            outcomes = batch.grade(a, paths, out, **kwargs)
         wall = time.monotonic() - start
         rows = [("file", "score", "expected" if expected else "", "seconds", "grading_status")]
         for o in outcomes:
@@ -250,8 +259,15 @@ def main(argv: list[str] | None = None) -> int:
                    "(default: the roster kept in --out, if any)")
     p.add_argument("--diff", metavar="PREVIOUS_OUT", help="list what changed since an earlier run: an output folder "
                    "or its final_grades.csv (may be --out itself); also written to OUT/changes.csv")
+    p.add_argument("--shard", metavar="I/N", help="grade only shard I of N (chosen by each file's content) into "
+                   "OUT/shard-I-of-N; auto/N takes I from SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX or "
+                   "AWS_BATCH_JOB_ARRAY_INDEX")
     container.add_arguments(p)
     p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("merge", help="write the class's CSV, feedback and report from the folders of every shard")
+    merge.add_arguments(p)
+    p.set_defaults(func=merge.run)
 
     p = sub.add_parser("manual", help="questions graded by hand: import their scores into a class folder")
     msub = p.add_subparsers(dest="action", required=True)

@@ -12,6 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import dill
 import psutil
@@ -172,11 +173,16 @@ def summary_line(outcomes: list[Outcome], possible: float) -> str:
             f"timed out {timed_out}, mean score {mean:.2f} / {possible:g}")
 
 
-def _to_grade(store: ResultStore, paths: list[Path], resume: bool) -> tuple[list[Outcome], list[tuple[Path, str]]]:
-    """Split ``paths`` into results an earlier run already finished and (path, label) pairs to grade."""
+def _to_grade(store: ResultStore, paths: list[Path], resume: bool,
+              select: Callable[[Path, str], bool] | None = None) -> tuple[list[Outcome], list[tuple[Path, str]]]:
+    """Split ``paths`` into results an earlier run already finished and (path, label) pairs to grade.
+
+    Labels come from all of ``paths``; ``select(path, label)`` then keeps a part of them (a shard)."""
     kept: list[Outcome] = []
     todo: list[tuple[Path, str]] = []
     for p, n in zip(paths, submissions.labels(paths)):
+        if select is not None and not select(p, n):
+            continue
         outcome = store.load(p, n) if resume else None
         if outcome is not None:
             kept.append(outcome)
@@ -305,6 +311,7 @@ def grade(
     runner=None,
     options: Options | None = None,
     resume: bool = True,
+    select: Callable[[Path, str], bool] | None = None,
 ) -> list[Outcome]:
     """Grade ``paths`` for assignment ``a`` into ``out_dir``; never raises for a bad submission.
 
@@ -312,8 +319,9 @@ def grade(
     crash regrades only what was not finished (``resume=False`` regrades everything). Then
     ``final_grades.csv``, ``feedback/`` and ``report.html`` are written over every current result
     in that store, this run's and earlier runs' alike: one late submission graded into a class
-    folder adds its row. Shows a tqdm bar on a terminal, one line per submission otherwise,
-    nothing when ``quiet``.
+    folder adds its row. ``select(path, label)``, when given, grades only the submissions it keeps
+    (labels are still made from all of ``paths``; see ``shards``). Shows a tqdm bar on a terminal,
+    one line per submission otherwise, nothing when ``quiet``.
 
     Returns:
         The outcomes of ``paths`` (graded now or kept from an earlier run), sorted by label.
@@ -322,7 +330,7 @@ def grade(
     workers = max(1, workers or os.cpu_count() or 1)
     out_dir.mkdir(parents=True, exist_ok=True)
     store = ResultStore(out_dir / ".results", a, options)
-    kept, todo = _to_grade(store, paths, resume)
+    kept, todo = _to_grade(store, paths, resume, select)
     if not quiet:
         _warn_if_unsandboxed(runner, options)
         if kept:

@@ -83,7 +83,8 @@ def _with_hand_graded(df: pd.DataFrame, book: Gradebook) -> pd.DataFrame:
 def frame(book: Gradebook) -> pd.DataFrame:
     """``final_grades.csv`` as a frame: Otter's merge, this grader's status column, hand-graded columns."""
     outcomes = book.outcomes
-    df = _with_points_row(merge_scores_to_df([o.results for o in outcomes]), book.points)
+    scores = merge_scores_to_df([o.results for o in outcomes]) if outcomes else pd.DataFrame(columns=["file"])
+    df = _with_points_row(scores, book.points)  # no outcomes (an empty shard): the points row alone
     status = {o.label: o.status for o in outcomes}
     df["grading_status"] = [status.get(f, s) for f, s in zip(df["file"], df["grading_status"])]
     return _with_hand_graded(df, book)

@@ -38,6 +38,16 @@ def _bytes_of(path: Path) -> bytes:
         return b"<unreadable>"
 
 
+def content_digest(path: Path) -> str:
+    """sha256 of a submission's bytes, as the store records it (an unreadable file has one fixed digest)."""
+    return hashlib.sha256(_bytes_of(path)).hexdigest()
+
+
+def build_digest(a: Assignment) -> str:
+    """sha256 of the assignment's current ``build-info.json``: which build a result was graded under."""
+    return hashlib.sha256(a.build_info_file.read_bytes()).hexdigest()
+
+
 @dataclass(frozen=True)
 class StoredResult:
     """One entry of the store.
@@ -144,6 +154,14 @@ class ResultStore:
         self.options = repr(options)
         self.salt = hashlib.sha256(info + self.options.encode()).hexdigest()
 
+    @classmethod
+    def reader(cls, folder: Path, assignment: str, build: str) -> "ResultStore":
+        """A store to list only, for an assignment id and build digest known without its dist folder
+        (``merge`` reads shard folders graded on other machines). It creates nothing and cannot save."""
+        store = cls.__new__(cls)
+        store.folder, store.assignment, store.build, store.options, store.salt = folder, assignment, build, "", ""
+        return store
+
     def _file(self, label: str, data: bytes) -> Path:
         """Where the result for this label and these submission bytes lies (same build and options)."""
         return self.folder / f"{hashlib.sha256(self.salt.encode() + label.encode() + data).hexdigest()[:32]}.pkl"
@@ -180,6 +198,8 @@ class ResultStore:
     def save(self, outcome: Outcome) -> None:
         """Keep one result, atomically; it becomes the newest result of its label."""
         data = _bytes_of(outcome.path)
+        if not self.salt:
+            raise RuntimeError(f"{self.folder}: a store opened with ResultStore.reader cannot save")
         entry = StoredResult(outcome, self.assignment, hashlib.sha256(data).hexdigest(), self.build, self.options,
                              time.time())
         self._write(self._file(outcome.label, data), entry)
