@@ -7,7 +7,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
-from .compare import CheckFailure, assert_tensor_like, tolerances
+from .compare import CheckFailure, _observe, assert_tensor_like, tolerances
 from .sealing import _observation
 
 
@@ -32,6 +32,7 @@ def assert_repeatable(fn: Callable, args: tuple, *, name: str, hint: str = "") -
             f"{name} changes between two calls with the same arguments: at index {index} the first call "
             f"gave {first[index].item():.6g} and the second {second[index].item():.6g}. {hint}".rstrip()
         )
+    _observe(second.double().cpu().numpy(), first.double().cpu().numpy(), rtol, atol)
     return first
 
 
