@@ -30,6 +30,7 @@ import importlib.util
 import re
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,8 +153,9 @@ def _cases(catalogue) -> list[tuple[str, str, str | None, dict]]:
     return out
 
 
-def run(a: Assignment, *, notebook_level: bool = True) -> StrengthReport:
-    """Run one assignment's catalogue on both graders; ``notebook_level=False`` skips the whole-notebook bugs."""
+def run(a: Assignment, *, notebook_level: bool = True, progress=None) -> StrengthReport:
+    """Run one assignment's catalogue on both graders; ``notebook_level=False`` skips the whole-notebook
+    bugs; ``progress(line)`` hears about every case as it finishes."""
     start = time.monotonic()
     catalogue = load_catalogue(a)
     solution = notebooks.read(a.solution_notebook)
@@ -167,7 +169,9 @@ def run(a: Assignment, *, notebook_level: bool = True) -> StrengthReport:
             result = CaseResult(name, kind, {}, {})
             right = kind == "variant" or (kind == "seed code" and question is None)
             for g in graders:
-                scores = g.grade(nb, audit if right else None)
+                with warnings.catch_warnings():  # the catalogue's NumPy ports warn about overflow and wrapping
+                    warnings.simplefilter("ignore")
+                    scores = g.grade(nb, audit if right else None)
                 base = baselines[g.name]
                 if right:
                     ok, detail = judge_variant(scores, base)
@@ -176,6 +180,8 @@ def run(a: Assignment, *, notebook_level: bool = True) -> StrengthReport:
                     ok, detail = judge_bug(question, list(replacements), scores, base, exact)
                 result.ok[g.name], result.detail[g.name] = ok, detail
             report.cases.append(result)
+            if progress:
+                progress(f"{a.id} {kind} '{name}': " + ", ".join(f"{g} {'ok' if v else 'FAILED'}" for g, v in result.ok.items()))
         if notebook_level:
             report.cases += _notebook_bugs(a, catalogue, solution, baselines["sealed"], Path(tmp))
     report.max_error_ratio = max(audit.ratios, default=0.0)
