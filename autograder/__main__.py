@@ -171,7 +171,8 @@ def cmd_strength(args) -> int:
         a for a in assignments.all_assignments() if (a.source_dir / "mutants.py").exists()]
     _ensure_built(chosen)
     for a in chosen:
-        reports.append(strength.run(a, notebook_level=not args.functions_only))
+        reports.append(strength.run(a, notebook_level=not args.functions_only,
+                                    progress=lambda line: print(line, file=sys.stderr, flush=True)))
     print(strength.table(reports))
     return 0 if all(r.perfect for r in reports) else 1
 

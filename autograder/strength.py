@@ -1,62 +1,77 @@
-"""Test strength: wrong answers must lose points, right answers must get full marks.
+"""Test strength: wrong answers must lose points, right answers must get full marks, on both graders.
 
 Each assignment's ``solutions/<id>/mutants.py`` lists
 
 * ``BUGS = {name: (question, {function: replacement source})}``: realistic mistakes;
+* ``EVASIONS = {name: (question, {function: source})}``: correct values reached through a library
+  call that the no-library rule forbids, by routes the source scan misses; each must lose exactly
+  the points of its question's no-library tests;
+* ``SEED_CODE = {name: (question or None, {function: source})}``: the seed notebooks' own functions,
+  adapted only in name and signature; None means they are right and must get full marks, a question
+  means they are wrong and must lose points there;
 * ``VARIANTS = {name: {function: replacement source}}``: other correct implementations;
 * optionally ``NOTEBOOK_BUGS = {name: (question, {old text: new text})}`` for mistakes outside a
-  function (a training cell, say), graded as whole notebooks by the real grader.
+  function (a training cell, say), graded as whole notebooks.
 
-Function-level cases are fast: the mutated solution's definitions run in this process and the
-autograder zip's own test files are run on them by Otter's test runner, question by question.
-A bug is *caught* when its question loses points against the solution graded the same way (a
-public test that needs notebook state may fail for both), no other question changes, and the
-failure message names the function it broke. A variant is *accepted* when every question keeps full marks.
+Every function-level case is graded twice (``strength_paths``): through the sealed path that grades
+students (record, log, ``torch.load(weights_only=True)``, replay, ``verdict.judge``) and through
+Otter's own runner (Gradescope's path). A bug is *caught* when its question loses points against the
+solution graded the same way, no other question changes, and the failure text, not counting the
+quoted test line, names a function it broke. A variant is *accepted* when every question keeps its
+score. Passing comparisons of variants record |error| / tolerance (and, for training checks, the
+share of the statistical margin used).
 """
 
 from __future__ import annotations
 
-import contextlib
+import ast
 import copy
 import importlib.util
-import linecache
-import sys
+import re
 import tempfile
 import time
-import zipfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from . import notebooks
 from .assignments import Assignment
+from .strength_paths import Audit, Question, Scores, paths
 
-Scores = dict[str, tuple[float, float, str]]  # question -> (score, possible, failure messages)
+#: The families of a catalogue, in the order the report lists them.
+KINDS = ("bug", "evasion", "seed code", "variant")
+GRADERS = ("sealed", "otter")
+NO_LIBRARY = "no_library"  # test cases whose name contains this enforce the from-scratch rule
 
 
 @dataclass
 class CaseResult:
     name: str
-    kind: str  # "bug" or "variant"
-    ok: bool
-    detail: str
+    kind: str  # one of KINDS
+    ok: dict[str, bool]  # grader -> verdict
+    detail: dict[str, str]
+
+    @property
+    def perfect(self) -> bool:
+        return all(self.ok.values())
 
 
 @dataclass
 class StrengthReport:
     assignment: str
     cases: list[CaseResult] = field(default_factory=list)
-    max_error_ratio: float = 0.0  # largest |error| / tolerance seen while grading the variants
+    max_error_ratio: float = 0.0  # largest |error| / tolerance over passing comparisons of right answers
+    max_margin_used: float = 0.0  # largest share of a training margin that a right answer used
+    margin_worst: str = ""
     seconds: float = 0.0
 
-    def count(self, kind: str) -> tuple[int, int]:
-        mine = [c for c in self.cases if c.kind == kind]
-        return sum(c.ok for c in mine), len(mine)
+    def count(self, kind: str, grader: str = "sealed") -> tuple[int, int]:
+        mine = [c for c in self.cases if c.kind == kind and grader in c.ok]
+        return sum(c.ok[grader] for c in mine), len(mine)
 
     @property
     def perfect(self) -> bool:
-        return all(c.ok for c in self.cases)
+        return all(c.perfect for c in self.cases)
 
 
 def load_catalogue(a: Assignment):
@@ -67,51 +82,12 @@ def load_catalogue(a: Assignment):
     return module
 
 
-class Harness:
-    """The autograder zip of one assignment, unpacked, ready to grade many notebooks' definitions."""
-
-    def __init__(self, a: Assignment, workdir: Path):
-        self.a, self.dir = a, workdir
-        with zipfile.ZipFile(a.autograder_zip) as zf:
-            zf.extractall(workdir)
-        self.tests = sorted((workdir / "tests").glob("*.py"))
-        self._counter = 0
-
-    def grade_definitions(self, nb, *, record_ratios: bool = False) -> tuple[Scores, list[float]]:
-        """Run the notebook's definitions, then every shipped test file on them."""
-        from otter.test_files.exception_test import ExceptionTestFile
-
-        self._counter += 1
-        filename = f"<{self.a.id} case {self._counter}>"
-        code = notebooks.definitions(nb)
-        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)  # for inspect
-        files = self.dir / "files"
-        sys.path.insert(0, str(files))
-        deterministic = torch.are_deterministic_algorithms_enabled()
-        try:
-            with contextlib.chdir(files):
-                checks = __import__("course_checks")
-                checks.AUDIT.ratios = [] if record_ratios else None
-                torch.use_deterministic_algorithms(True)
-                namespace: dict = {"__name__": "__main__"}
-                exec(compile(code, filename, "exec"), namespace)
-                scores: Scores = {}
-                for path in self.tests:
-                    tf = ExceptionTestFile.from_file(str(path))
-                    tf.run(namespace)
-                    failures = "\n".join(r.message for r in tf.test_case_results if not r.passed)
-                    scores[tf.name] = (tf.score, tf.possible, failures)
-                ratios = list(checks.AUDIT.ratios or [])
-                checks.AUDIT.ratios = None
-                return scores, ratios
-        finally:
-            torch.use_deterministic_algorithms(deterministic)
-            sys.path.remove(str(files))
-            sys.modules.pop("course_checks", None)
-
-
 def _mutate(nb, replacements: dict[str, str]):
     for name, source in replacements.items():
+        try:
+            ast.parse(source)
+        except SyntaxError as exc:  # a case that does not parse would be "caught" for the wrong reason
+            raise ValueError(f"the catalogue's replacement of {name} does not parse: {exc}") from None
         nb = notebooks.replace_function(nb, name, source)
     return nb
 
@@ -126,74 +102,149 @@ def _replace_text(nb, edits: dict[str, str]):
     return nb
 
 
-def judge_bug(name: str, question: str, functions: list[str], scores: Scores, baseline: Scores) -> CaseResult:
-    """Caught = its question lost points, others kept their baseline, feedback names the function."""
+_QUOTED_LINE = re.compile(r"^Error at line \d+ in test [^\n]*:\n[^\n]*\n?", re.MULTILINE)
+
+
+def explanation(failures: str) -> str:
+    """The failure messages without the test line each quotes (which always names the function)."""
+    return _QUOTED_LINE.sub("", failures)
+
+
+def judge_bug(question: str, functions: list[str], scores: Scores, baseline: Scores,
+              exact: frozenset[str] | None = None) -> tuple[bool, str]:
+    """Caught = its question lost points (exactly the tests ``exact``, when given), others kept their
+    baseline, and the explanation names one of ``functions``."""
     if question not in scores:
-        return CaseResult(name, "bug", False, f"unknown question {question}")
-    score, possible, failures = scores[question]
-    if baseline[question][0] == 0:
-        return CaseResult(name, "bug", False, f"{question} scores 0 from definitions alone (it grades "
-                          "notebook state); list this bug under NOTEBOOK_BUGS")
-    changed = [q for q in scores if q != question and scores[q][0] != baseline[q][0]]
-    named = not functions or any(f in failures for f in functions)
-    ok = score < baseline[question][0] and not changed and named
-    detail = f"{question}: {score:g}/{possible:g}"
+        return False, f"unknown question {question}"
+    mine, base = scores[question], baseline[question]
+    if base.score == 0:
+        return False, (f"{question} scores 0 from definitions alone (it grades notebook state); "
+                       "list this bug under NOTEBOOK_BUGS")
+    changed = [q for q in scores if q != question and scores[q].score != baseline[q].score]
+    named = not functions or any(f in explanation(mine.failures) for f in functions)
+    lost = mine.failed - base.failed
+    ok = mine.score < base.score and not changed and named and (exact is None or lost == exact)
+    detail = f"{question}: {mine.score:g}/{mine.possible:g}"
+    if exact is not None and lost != exact:
+        detail += f"; failed {sorted(lost)}, expected exactly {sorted(exact)}"
     if changed:
         detail += f"; also changed {', '.join(changed)}"
     if not named:
         detail += f"; feedback does not name {', '.join(functions)}"
-    return CaseResult(name, "bug", ok, detail)
+    return ok, detail
 
 
-def judge_variant(name: str, scores: Scores, baseline: Scores) -> CaseResult:
-    lost = [f"{q} {s:g}/{p:g}" for q, (s, p, _) in scores.items() if s != baseline[q][0]]
-    first = next((scores[q][2] for q in scores if scores[q][0] != baseline[q][0]), "")
-    detail = "full marks" if not lost else f"lost points: {', '.join(lost)}: {first.strip().splitlines()[-1:]}"
-    return CaseResult(name, "variant", not lost, detail)
+def judge_variant(scores: Scores, baseline: Scores) -> tuple[bool, str]:
+    lost = [f"{q} {r.score:g}/{r.possible:g}" for q, r in scores.items() if r.score != baseline[q].score]
+    first = next((r.failures for q, r in scores.items() if r.score != baseline[q].score), "")
+    return not lost, "full marks" if not lost else f"lost points: {', '.join(lost)}: {explanation(first).strip()[-400:]}"
 
 
-def run(a: Assignment, *, notebook_level: bool = True) -> StrengthReport:
-    """Run one assignment's catalogue; ``notebook_level=False`` skips the whole-notebook bugs."""
-    from .grading import batch
+def _no_library_tests(question: Question) -> frozenset[str]:
+    return frozenset(t for t, function in question.tests.items() if NO_LIBRARY in function)
 
+
+def _cases(catalogue) -> list[tuple[str, str, str | None, dict]]:
+    """(kind, name, question or None, replacements) for every function-level case."""
+    out = [("bug", n, q, r) for n, (q, r) in catalogue.BUGS.items()]
+    out += [("evasion", n, q, r) for n, (q, r) in getattr(catalogue, "EVASIONS", {}).items()]
+    out += [("seed code", n, q, r) for n, (q, r) in getattr(catalogue, "SEED_CODE", {}).items()]
+    out += [("variant", n, None, r) for n, r in catalogue.VARIANTS.items()]
+    return out
+
+
+def run(a: Assignment, *, notebook_level: bool = True, progress=None) -> StrengthReport:
+    """Run one assignment's catalogue on both graders; ``notebook_level=False`` skips the whole-notebook
+    bugs; ``progress(line)`` hears about every case as it finishes."""
     start = time.monotonic()
     catalogue = load_catalogue(a)
     solution = notebooks.read(a.solution_notebook)
     report = StrengthReport(a.id)
+    audit = Audit()
     with tempfile.TemporaryDirectory(prefix=f"strength-{a.id}-") as tmp:
-        harness = Harness(a, Path(tmp) / "zip")
-        baseline, _ = harness.grade_definitions(solution)
-        for name, (question, replacements) in catalogue.BUGS.items():
-            scores, _ = harness.grade_definitions(_mutate(solution, replacements))
-            report.cases.append(judge_bug(name, question, list(replacements), scores, baseline))
-        for name, replacements in catalogue.VARIANTS.items():
-            scores, ratios = harness.grade_definitions(_mutate(solution, replacements), record_ratios=True)
-            report.cases.append(judge_variant(name, scores, baseline))
-            report.max_error_ratio = max([report.max_error_ratio, *ratios])
+        graders = paths(a, Path(tmp) / "zip")
+        baselines = {g.name: g.grade(solution) for g in graders}
+        for kind, name, question, replacements in _cases(catalogue):
+            nb = _mutate(solution, replacements)
+            result = CaseResult(name, kind, {}, {})
+            right = kind == "variant" or (kind == "seed code" and question is None)
+            for g in graders:
+                with warnings.catch_warnings():  # the catalogue's NumPy ports warn about overflow and wrapping
+                    warnings.simplefilter("ignore")
+                    scores = g.grade(nb, audit if right else None)
+                base = baselines[g.name]
+                if right:
+                    ok, detail = judge_variant(scores, base)
+                else:
+                    exact = _no_library_tests(base[question]) if kind == "evasion" and question in base else None
+                    ok, detail = judge_bug(question, list(replacements), scores, base, exact)
+                result.ok[g.name], result.detail[g.name] = ok, detail
+            report.cases.append(result)
+            if progress:
+                progress(f"{a.id} {kind} '{name}': " + ", ".join(f"{g} {'ok' if v else 'FAILED'}" for g, v in result.ok.items()))
         if notebook_level:
-            full = {q: (p, p, "") for q, (_, p, _) in baseline.items()}
-            for name, (question, edits) in getattr(catalogue, "NOTEBOOK_BUGS", {}).items():
-                path = Path(tmp) / f"notebook-bug-{len(report.cases)}.ipynb"
-                notebooks.write(_replace_text(solution, edits), path)
-                outcome = batch.grade_one(a, path, path.name, Path(tmp) / path.stem, timeout=600, threads=2)
-                if outcome.results.has_catastrophic_failure():
-                    report.cases.append(CaseResult(name, "bug", False, outcome.status))
-                    continue
-                r = outcome.results
-                scores = {q: (r.get_score(q), tf.possible, tf.summary()) for q, tf in r.results.items()}
-                report.cases.append(judge_bug(name, question, [], scores, full))
+            report.cases += _notebook_bugs(a, catalogue, solution, baselines["sealed"], Path(tmp))
+    report.max_error_ratio = max(audit.ratios, default=0.0)
+    if audit.margins:
+        report.margin_worst, report.max_margin_used = max(audit.margins, key=lambda m: m[1])
     report.seconds = time.monotonic() - start
     return report
 
 
+def _notebook_bugs(a: Assignment, catalogue, solution, baseline: Scores, tmp: Path) -> list[CaseResult]:
+    """Whole-notebook bugs: graded by the real grader (sandboxed kernel, sealed) and by ``otter run``."""
+    from .grading import batch
+    from .strength_paths import scores_of
+
+    out = []
+    full = {q: Question(r.possible, r.possible, "", frozenset(), r.points, r.tests) for q, r in baseline.items()}
+    for name, (question, edits) in getattr(catalogue, "NOTEBOOK_BUGS", {}).items():
+        path = tmp / f"notebook-bug-{len(out)}.ipynb"
+        notebooks.write(_replace_text(solution, edits), path)
+        result = CaseResult(name, "bug", {}, {})
+        outcome = batch.grade_one(a, path, path.name, tmp / path.stem, timeout=600, threads=2)
+        if outcome.results.has_catastrophic_failure():
+            result.ok["sealed"], result.detail["sealed"] = False, outcome.status
+        else:
+            scores = scores_of(outcome.results.results.values())
+            result.ok["sealed"], result.detail["sealed"] = judge_bug(question, [], scores, full)
+        result.ok["otter"], result.detail["otter"] = _otter_run(a, path, question, full)
+        out.append(result)
+    return out
+
+
+def _otter_run(a: Assignment, path: Path, question: str, full: Scores) -> tuple[bool, str]:
+    import contextlib
+    import io
+
+    from otter.run import main as otter_run
+
+    from .strength_paths import scores_of
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        results = otter_run(str(path), autograder=str(a.autograder_zip), output_dir=None, no_logo=True)
+    if results.has_catastrophic_failure():
+        return False, f"otter run failed: {results.catastrophic_error}"
+    return judge_bug(question, [], scores_of(results.results.values()), full)
+
+
 def table(reports: list[StrengthReport]) -> str:
-    rows = [("assignment", "bugs caught", "variants accepted", "max error/tol", "seconds")]
+    """One row per assignment: each family caught (or accepted) through the sealed path and Otter's."""
+    head = ["assignment"] + [f"{k}s {'accepted' if k == 'variant' else 'caught'} (sealed | otter)" for k in KINDS]
+    rows = [head + ["max error/tol", "max margin used", "seconds"]]
     for r in reports:
-        (cb, tb), (cv, tv) = r.count("bug"), r.count("variant")
-        rows.append((r.assignment, f"{cb}/{tb}", f"{cv}/{tv}", f"{r.max_error_ratio:.3g}", f"{r.seconds:.1f}"))
+        cells = []
+        for kind in KINDS:
+            (cs, ts), (co, to) = r.count(kind, "sealed"), r.count(kind, "otter")
+            cells.append(f"{cs}/{ts} | {co}/{to}" if ts else "-")
+        margin = f"{r.max_margin_used:.2f} ({r.margin_worst})" if r.margin_worst else "-"
+        rows.append([r.assignment, *cells, f"{r.max_error_ratio:.3g}", margin, f"{r.seconds:.1f}"])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     for r in reports:
-        lines += [f"  {r.assignment} {c.kind} '{c.name}': {c.detail}" for c in r.cases if not c.ok]
+        for c in r.cases:
+            for grader, ok in c.ok.items():
+                if not ok:
+                    lines.append(f"  {r.assignment} {c.kind} '{c.name}' [{grader}]: {c.detail[grader]}")
     return "\n".join(lines)

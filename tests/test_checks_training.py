@@ -171,3 +171,72 @@ def test_min_accuracy_evaluates_the_model_itself_and_restores_its_mode():
         cc.assert_min_accuracy(model, images, (labels + 1) % 10, name="m", threshold=0.5)
     with pytest.raises(cc.CheckFailure, match="7850 parameters"):
         cc.assert_min_accuracy(nn.Linear(784, 5), images, labels, name="m", threshold=0.5, n_params=7850)
+
+
+from torch.cuda import is_available as cuda_is_available  # noqa: E402  (a notebook may import it by name)
+
+
+def get_device_by_imported_name():
+    name = os.environ.get("GRADING_DEVICE")
+    return torch.device(name) if name else torch.device("cuda" if cuda_is_available() else "cpu")
+
+
+@pytest.mark.parametrize("get_device", [
+    lambda: torch.device(os.environ.get("GRADING_DEVICE") or ("cuda" if torch.cuda.device_count() > 0 else "cpu")),
+    get_device_by_imported_name,
+    lambda: torch.device(os.environ.get("GRADING_DEVICE")) if os.environ.get("GRADING_DEVICE") else (
+        torch.accelerator.current_accelerator() if torch.accelerator.is_available() else torch.device("cpu")),
+], ids=["device_count", "imported is_available", "torch.accelerator"])
+def test_get_device_is_faked_through_every_way_of_asking_for_cuda(get_device):
+    real = (torch.cuda.is_available, torch.cuda.device_count, cuda_is_available)
+    cc.check_get_device(get_device)
+    assert (torch.cuda.is_available, torch.cuda.device_count, globals()["cuda_is_available"]) == real
+
+
+class OutputFirst(nn.Module):
+    """A correct MLP whose output layer is registered before its hidden layer."""
+
+    def __init__(self, relu: bool = True):
+        super().__init__()
+        self.out = nn.Linear(32, 10)
+        self.hidden = nn.Linear(784, 32)
+        self.relu = relu
+
+    def forward(self, x):
+        h = self.hidden(x.flatten(1))
+        return self.out(torch.relu(h) if self.relu else h)
+
+
+def test_check_classifier_follows_the_forward_pass_not_the_registration_order():
+    cc.check_classifier(OutputFirst(), name="m", sizes=(784, 32, 10))
+    with pytest.raises(cc.CheckFailure, match="ReLU"):
+        cc.check_classifier(OutputFirst(relu=False), name="m", sizes=(784, 32, 10))
+
+
+def test_output_shapes_run_the_model_and_name_what_was_wrong():
+    cc.assert_output_shapes(OutputFirst(), {(4, 1, 28, 28): (4, 10), (4, 784): (4, 10)}, name="m")
+    with pytest.raises(cc.CheckFailure, match=r"shape \(4, 784\) .* raised"):
+        cc.assert_output_shapes(nn.Sequential(nn.Linear(28, 10)), {(4, 784): (4, 10)}, name="m")
+
+
+@pytest.mark.parametrize("answer, ok", [
+    ({"criterion": "BCEWithLogitsLoss", "target_shape": ("B", 1), "target_dtype": torch.float32}, True),
+    ({"criterion": "nn.BCEWithLogitsLoss", "target_shape": "[B, 1]", "target_dtype": "torch.float32"}, True),
+    ({"criterion": nn.BCEWithLogitsLoss(), "target_shape": ["B", "1"], "target_dtype": torch.float}, True),
+    ({"criterion": nn.BCEWithLogitsLoss, "target_shape": "(B, 1)", "target_dtype": torch.float32}, True),
+    ({"criterion": "BCELoss", "target_shape": ("B", 1), "target_dtype": torch.float32}, False),
+    ({"criterion": "BCEWithLogitsLoss", "target_shape": ("B",), "target_dtype": torch.float32}, False),
+    ({"criterion": "BCEWithLogitsLoss", "target_shape": ("B", 1), "target_dtype": torch.int64}, False),
+])
+def test_structures_accept_the_ways_a_course_writes_the_same_answer(answer, ok):
+    expected = {"criterion": "BCEWithLogitsLoss", "target_shape": ("B", 1), "target_dtype": torch.float32}
+    if ok:
+        cc.assert_same_structure(answer, expected, name="t")
+    else:
+        with pytest.raises(cc.CheckFailure, match="should be"):
+            cc.assert_same_structure(answer, expected, name="t")
+
+
+def test_a_one_dimensional_shape_may_be_written_as_a_bare_letter():
+    cc.assert_same_structure({"target_shape": ("B")}, {"target_shape": ("B",)}, name="t")  # ("B") is the string "B"
+    cc.assert_same_structure({"activation": torch.sigmoid}, {"activation": "sigmoid"}, name="t")

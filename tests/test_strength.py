@@ -12,12 +12,34 @@ MIN_BUGS, MIN_VARIANTS, MAX_ERROR_RATIO = 12, 6, 0.1
 ALL = all_assignments()
 
 
+#: Evasions of the no-library rule each from-scratch assignment must catalogue (assignment 03 has none).
+MIN_EVASIONS = {"01-softmax-cross-entropy": 6, "02-gradient-descent-autograd": 3, "04-choosing-the-loss": 3}
+#: The seeds' functions each catalogue must port (issue 18), by a word of the case's name.
+SEED_PORTS = {"01-softmax-cross-entropy": ["seed 004: NumPy softmax without keepdims", "seed 003: cross-entropy as the log",
+                                           "seed 001: NLLLoss"],
+              "02-gradient-descent-autograd": ["seed 002 add_intercept", "seed 002 softmax", "seed 002 loss",
+                                               "seed 002 derivadas", "seed 002 gd"],
+              "04-choosing-the-loss": ["seed 001 BCE:", "seed 001 BCEWithLogitsLoss"]}
+
+
 @pytest.mark.parametrize("a", ALL, ids=[a.id for a in ALL])
 def test_every_assignment_has_a_catalogue(a):
     assert (a.source_dir / "mutants.py").exists(), f"{a.id} has no mutants.py"
     catalogue = strength.load_catalogue(a)
     bugs = len(catalogue.BUGS) + len(getattr(catalogue, "NOTEBOOK_BUGS", {}))
     assert bugs >= MIN_BUGS and len(catalogue.VARIANTS) >= MIN_VARIANTS
+    assert len(getattr(catalogue, "EVASIONS", {})) >= MIN_EVASIONS.get(a.id, 0)
+    seed_code = getattr(catalogue, "SEED_CODE", {})
+    for port in SEED_PORTS.get(a.id, []):
+        assert any(name.startswith(port) for name in seed_code), f"{a.id}: SEED_CODE lacks {port!r}"
+    assert all(q is None or q in {f"q{i}" for i in range(1, 10)} for q, _ in seed_code.values())
+
+
+def test_the_quoted_test_line_does_not_count_as_naming_the_function():
+    failure = ("❌ Test case failed\nError at line 4 in test q1:\n  cc.check_against_solution(softmax, 'softmax')\n"
+               "CheckFailure: the values are off by 0.5.")
+    assert "softmax" not in strength.explanation(failure)
+    assert "off by 0.5" in strength.explanation(failure)
 
 
 @pytest.mark.slow
@@ -27,7 +49,9 @@ def test_mutation_suite_catches_every_bug_and_accepts_every_variant(built, capsy
         print("\n" + strength.table([report]))
         print(f"{built.id}: largest |error| / tolerance over the correct variants: {report.max_error_ratio:.3g}")
     assert report.perfect, strength.table([report])
+    assert {g for c in report.cases for g in c.ok} == set(strength.GRADERS), "both graders judge every case"
     assert report.max_error_ratio <= MAX_ERROR_RATIO, "right answers must pass with a 10x margin"
+    assert report.max_margin_used < 1, "right answers must stay inside the training margins"
 
 
 def test_student_folder_leaks_nothing(built):

@@ -7,6 +7,7 @@ what was expected and what was found. One module per job:
 ========== ==========================================================================
 sealing    the contract with the sealed grader (``autograder/grading/seal.py``)
 compare    tolerances and comparisons of tensors, numbers, sequences and structures
+reached    what a function reached at run time: torch functions, ATen operators, library calls
 source     checks that read a function's code: banned library calls, global data
 solution   checks against the solution's recorded values (``expected.pt``)
 behaviour  state kept between calls, arguments changed, input gradients
@@ -22,8 +23,9 @@ from .sealing import ATTRIBUTES, FUNCTION, GLOBAL_LOADS, REWRAP, SEAL, SOURCE, T
 from .compare import (  # noqa: F401
     AUDIT, TOLERANCES, CheckFailure, ToleranceAudit, as_float, as_float_list, assert_equal_leaf,
     assert_probability_rows, assert_same_structure, assert_scalar_close, assert_sequence_close,
-    assert_tensor_close, assert_tensor_like, describe, tolerances, tolerances_for,
+    assert_tensor_close, assert_tensor_like, describe, plain_structure, tolerances, tolerances_for,
 )
+from .reached import REACHED_VERSION, banned_reached, judge_reached, reached_by, trace_reached  # noqa: F401
 from .source import (  # noqa: F401
     BANNED_BINARY_LOSS_CALLS, BANNED_CLASSIFICATION_CALLS, assert_calling_any, assert_no_global_data,
     assert_no_library_calls, assert_not_calling, find_banned_calls, global_data_reads,
@@ -34,7 +36,7 @@ from .solution import (  # noqa: F401
 )
 from .behaviour import assert_arguments_untouched, assert_repeatable, finite_difference_gradient, input_gradient  # noqa: F401
 from .training import (  # noqa: F401
-    DEVICE_ENV_VAR, TRAINING_MARGINS, assert_loss_module, assert_min_accuracy, assert_target_shape,
+    DEVICE_ENV_VAR, TRAINING_MARGINS, assert_loss_module, assert_min_accuracy, assert_output_shapes, assert_target_shape,
     check_classifier, check_get_device, check_make_loaders, check_training, grading_device, model_device,
     predictions_of, probe_device,
 )
@@ -44,4 +46,4 @@ from .probes import (  # noqa: F401
 )
 
 #: The modules in dependency order: the order ``autograder/ship.py`` bundles them in.
-MODULES = ("sealing", "compare", "solution", "source", "behaviour", "training", "probes")
+MODULES = ("sealing", "compare", "solution", "reached", "source", "behaviour", "training", "probes")

@@ -7,7 +7,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
-from .compare import CheckFailure, assert_tensor_like, tolerances
+from .compare import CheckFailure, _observe, assert_tensor_like, tolerances
 from .sealing import _observation
 
 
@@ -32,6 +32,7 @@ def assert_repeatable(fn: Callable, args: tuple, *, name: str, hint: str = "") -
             f"{name} changes between two calls with the same arguments: at index {index} the first call "
             f"gave {first[index].item():.6g} and the second {second[index].item():.6g}. {hint}".rstrip()
         )
+    _observe(second.double().cpu().numpy(), first.double().cpu().numpy(), rtol, atol)
     return first
 
 
@@ -39,29 +40,31 @@ def assert_arguments_untouched(fn: Callable, args: Mapping[str, Any], *, name: s
     """Call ``fn(**args)`` by position and check that no tensor argument was modified.
 
     Values, ``requires_grad`` and ``.grad`` of every tensor argument must be as before the call.
-    Returns what ``fn`` returned.
+    Returns what ``fn`` returned. The call and the comparison run where ``fn`` runs (an observation),
+    so the verdict does not depend on how a log replays the arguments' state.
     """
-    before = {
-        k: (v.detach().clone(), v.requires_grad, v.grad is None)
-        for k, v in args.items() if isinstance(v, torch.Tensor)
-    }
-    result = fn(*args.values())
-    for k, (values, requires_grad, no_grad) in before.items():
-        now = args[k]
-        if now.shape != values.shape or not torch.equal(now.detach(), values):
-            raise CheckFailure(
-                f"{name} changed the values of its argument {k}, which should be left exactly as it was. {hint}".rstrip()
-            )
-        if now.requires_grad and not requires_grad:
-            raise CheckFailure(
-                f"{name} left its argument {k} with requires_grad=True, but the caller's tensor had "
-                f"requires_grad=False. {hint}".rstrip()
-            )
-        if no_grad and now.grad is not None:
-            raise CheckFailure(
-                f"{name} left a .grad attribute on its argument {k}, which had none before the call. {hint}".rstrip()
-            )
-    return result
+    def call_and_compare() -> dict:
+        before = {
+            k: (v.detach().clone(), v.requires_grad, v.grad is None)
+            for k, v in args.items() if isinstance(v, torch.Tensor)
+        }
+        result = fn(*args.values())
+        changes = []
+        for k, (values, requires_grad, no_grad) in before.items():
+            now = args[k]
+            if now.shape != values.shape or not torch.equal(now.detach(), values):
+                changes.append(f"{name} changed the values of its argument {k}, which should be left exactly as it was.")
+            elif now.requires_grad and not requires_grad:
+                changes.append(f"{name} left its argument {k} with requires_grad=True, but the caller's tensor had "
+                               "requires_grad=False.")
+            elif no_grad and now.grad is not None:
+                changes.append(f"{name} left a .grad attribute on its argument {k}, which had none before the call.")
+        return {"result": result, "changes": changes}
+
+    observed = _observation(f"what {name} did to its arguments", call_and_compare)
+    if observed["changes"]:
+        raise CheckFailure(f"{observed['changes'][0]} {hint}".rstrip())
+    return observed["result"]
 
 def input_gradient(fn: Callable, x: torch.Tensor) -> torch.Tensor | None:
     """The gradient of ``fn(x).sum()`` with respect to ``x`` (None if none flows back).

@@ -27,9 +27,16 @@ TOLERANCES = {
 }
 
 class ToleranceAudit:
-    """When ``ratios`` is a list, passing comparisons append their largest |error| / tolerance to it."""
+    """When ``ratios`` is a list, passing comparisons append their largest |error| / tolerance to it;
+    when ``margins`` is a list, passing statistical checks (a trained model's held-out metrics, its
+    last loss) append ``(what, share of the allowed shortfall used)``."""
 
     ratios: list[float] | None = None
+    margins: list[tuple[str, float]] | None = None
+
+    def margin(self, what: str, used: float) -> None:
+        if self.margins is not None:
+            self.margins.append((what, float(used)))
 
 
 #: The tolerance audit of the strength suite (``strength.py`` switches it on while variants run).
@@ -194,6 +201,7 @@ def assert_probability_rows(p: torch.Tensor, *, name: str) -> None:
             f"Each row of {name} should sum to 1, but row {worst} sums to {float(sums[worst]):.6g}. "
             "Normalise along the class axis (dim=1) and keep the dimension (keepdim=True)."
         )
+    _observe(sums.cpu().numpy(), np.ones(tuple(sums.shape)), 0.0, 1e-4)
 
 # --------------------------------------------------------------------------- training loops and side effects
 def as_float_list(values: Any, *, name: str) -> list[float]:
@@ -238,29 +246,95 @@ def assert_sequence_close(
             f"(rtol={rtol:g}, atol={atol:g}); the first is entry {k}: expected {e[k]:.8g}, found {a[k]:.8g} "
             f"(largest difference {diff.max():.3g}). {hint}".rstrip()
         )
+    _observe(a, e, rtol, atol)
 
 def tolerances_for(dtype: torch.dtype | None) -> tuple[float, float]:
     """(rtol, atol) for values computed in ``dtype``; float64 when unknown."""
     return TOLERANCES.get(dtype, TOLERANCES[torch.float64])
 
 # --------------------------------------------------------------------------- structures, losses, training
-def _normalise_leaf(value: Any) -> Any:
-    """Lists become tuples and classes become their names, so that equivalent answers compare equal."""
-    if isinstance(value, list):
-        return tuple(_normalise_leaf(v) for v in value)
-    if isinstance(value, tuple):
-        return tuple(_normalise_leaf(v) for v in value)
+def plain_structure(value: Any, depth: int = 0) -> Any:
+    """An answer of dicts, sequences, classes, modules, functions, dtypes and strings as plain data:
+    lists and ``torch.Size`` become tuples, classes, module instances and functions their names, and
+    anything else its description. Meant to run where the answer was made (it is logged as data)."""
+    if depth > 12:
+        return describe(value)
+    if isinstance(value, dict):
+        return {k if isinstance(k, (str, int, float, bool)) else str(k): plain_structure(v, depth + 1)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return tuple(plain_structure(v, depth + 1) for v in value)
     if isinstance(value, type):
         return value.__name__
-    return value
+    if isinstance(value, torch.nn.Module):
+        return type(value).__name__
+    if value is None or isinstance(value, (bool, int, float, str, torch.dtype, torch.Tensor)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if callable(value) and isinstance(getattr(value, "__name__", None), str):
+        return value.__name__
+    return describe(value)
+
+
+_NAME_PREFIXES = ("torch.nn.functional.", "torch.nn.", "torch.special.", "torch.", "nn.functional.", "nn.", "F.")
+
+
+def _name_text(value: str) -> str:
+    """'nn.BCEWithLogitsLoss()' and 'bcewithlogitsloss' -> 'bcewithlogitsloss'."""
+    text = value.strip().removesuffix("()").strip()
+    for prefix in _NAME_PREFIXES:
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+            break
+    return text.lower()
+
+
+def _shape_parts(value: Any) -> tuple | None:
+    """A shape written as a tuple or list, or as text such as 'B', '[B, 1]' or '(B, C)', as a tuple of
+    upper-case letters and ints (None when it is neither)."""
+    if isinstance(value, str):
+        text = value.strip()
+        while len(text) >= 2 and text[0] + text[-1] in ("[]", "()"):
+            text = text[1:-1].strip()
+        parts = [p.strip() for p in text.replace("×", ",").replace("*", ",").split(",")]
+        value = tuple(p for p in parts if p)
+    if not isinstance(value, tuple):
+        return None
+    out = []
+    for part in value:
+        if isinstance(part, str) and part.strip().isdigit():
+            part = int(part)
+        elif isinstance(part, str):
+            part = part.strip().upper()
+        out.append(part)
+    return tuple(out)
+
+
+def _same_leaf(found: Any, wanted: Any) -> bool:
+    """Equal plain leaves: names without regard to case, 'nn.' prefixes or '()'; shapes as tuples or
+    text; dtypes as dtypes or their names."""
+    if isinstance(wanted, torch.dtype):
+        if isinstance(found, str):
+            found = getattr(torch, found.strip().removeprefix("torch."), None)
+        return isinstance(found, torch.dtype) and found == wanted
+    if isinstance(wanted, tuple):
+        a, b = _shape_parts(found), _shape_parts(wanted)
+        return a is not None and a == b
+    if isinstance(wanted, str) and isinstance(found, str):
+        return _name_text(found) == _name_text(wanted)
+    return type(found) is type(wanted) and found == wanted
 
 
 def assert_same_structure(actual: Any, expected: Any, *, name: str) -> None:
     """Compare nested dicts, tuples, strings, dtypes, numbers and tensors with the expected value.
 
-    Strings compare without regard to case or surrounding spaces; lists and tuples are the same;
-    a class compares equal to its name; tensors and numbers use the usual tolerances.
+    ``actual`` is first made plain (``plain_structure``): a class, a loss instance or a function
+    compares equal to its name; names compare without regard to case, a ``torch.nn.``/``nn.`` prefix
+    or a trailing ``()``; a shape may be a tuple, a list or text such as ``'[B, 1]'`` (``'B'`` is the
+    one-dimensional ``('B',)``); a dtype may be its name; tensors and numbers use the usual tolerances.
     """
+    actual = plain_structure(actual)
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
             raise CheckFailure(f"{name} should be a dict, but it is {describe(actual)}.")
@@ -279,20 +353,11 @@ def assert_same_structure(actual: Any, expected: Any, *, name: str) -> None:
     if isinstance(expected, (int, float)) and not isinstance(expected, bool):
         assert_scalar_close(actual, float(expected), name=name)
         return
-    found, wanted = _normalise_leaf(actual), _normalise_leaf(expected)
-    if isinstance(wanted, str) and isinstance(found, str):
-        if found.strip().lower() == wanted.strip().lower():
-            return
-    elif isinstance(wanted, tuple) and isinstance(found, tuple) and len(found) == len(wanted):
-        if all(assert_equal_leaf(f, w) for f, w in zip(found, wanted)):
-            return
-    elif found == wanted:
-        return
-    raise CheckFailure(f"{name} should be {wanted!r}, but it is {found!r}.")
+    wanted = plain_structure(expected)
+    if not _same_leaf(actual, wanted):
+        raise CheckFailure(f"{name} should be {wanted!r}, but it is {actual!r}.")
 
 
 def assert_equal_leaf(found: Any, wanted: Any) -> bool:
-    """True when two normalised leaves are equal (strings without regard to case)."""
-    if isinstance(found, str) and isinstance(wanted, str):
-        return found.strip().lower() == wanted.strip().lower()
-    return found == wanted
+    """True when two plain leaves are equal (see ``assert_same_structure``)."""
+    return _same_leaf(plain_structure(found), plain_structure(wanted))

@@ -14,8 +14,8 @@ from typing import Any, Callable, Iterator, Mapping
 import torch
 
 from .compare import (CheckFailure, assert_scalar_close, assert_sequence_close, assert_tensor_close,
-                      assert_tensor_like, assert_same_structure, describe, tolerances_for)
-from .sealing import REWRAP, UNKNOWN, _recording, _session, _target
+                      assert_tensor_like, assert_same_structure, describe, plain_structure, tolerances_for)
+from .sealing import REWRAP, UNKNOWN, _observation, _recording, _session, _target
 
 EXPECTED_FILE = "expected.pt"
 
@@ -171,19 +171,28 @@ def check_tuple_against_solution(
     return checked
 
 def check_structure_against_solution(fn: Callable, fn_name: str, *, path: str | Path = EXPECTED_FILE) -> int:
-    """Like ``check_against_solution`` for functions that return dicts, tuples and strings."""
+    """Like ``check_against_solution`` for functions that return dicts, tuples and strings.
+
+    The answer is made plain data where it was computed (an observation: classes, loss instances and
+    functions become their names), then compared with ``assert_same_structure``.
+    """
     if fn is None or not callable(fn):
         raise CheckFailure(f"{fn_name} is not defined as a function; run its cell first.")
     checked = 0
     for case in load_expected(fn_name, path):
         args = _clone(case["args"])
         label = f"{_signature(fn_name, args)}"
-        try:
-            actual = fn(*args)
-        except Exception as exc:
-            raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
-        if actual is None:
-            raise CheckFailure(f"{label} returned None, but a dict was expected. Did you forget a `return`?")
+
+        def answer(args=args, label=label) -> Any:
+            try:
+                actual = fn(*args)
+            except Exception as exc:
+                raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+            if actual is None:
+                raise CheckFailure(f"{label} returned None, but a dict was expected. Did you forget a `return`?")
+            return plain_structure(actual)
+
+        actual = _observation(f"{label} as plain data", answer)
         if case["expected"] is not UNKNOWN:
             assert_same_structure(actual, case["expected"], name=label)
         checked += 1

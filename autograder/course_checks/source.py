@@ -13,6 +13,7 @@ import torch
 
 from .compare import CheckFailure, describe
 from .sealing import GLOBAL_LOADS, SOURCE, _is_student_function, _target
+from .reached import judge_reached, reached_by
 from .solution import graded_functions
 
 
@@ -78,10 +79,20 @@ def find_banned_calls(
 def assert_not_calling(fn: Callable, banned: Iterable[str], *, name: str | None = None) -> None:
     """Fail when ``fn`` (or a helper it calls) uses one of the ``banned`` library functions.
 
-    Other graded functions it calls are not followed: their own questions check them.
+    Two signals: what ``fn`` reached at run time on the hidden test inputs (``reached``: every torch
+    function and ATen operator, however it was named; skipped when no recorded inputs exist), and the
+    calls its source spells. Other graded functions it calls are not followed: their own questions
+    check them.
     """
     name = name or getattr(fn, "__name__", "your function")
+    observed = reached_by(fn, name)
     calls = find_banned_calls(fn, banned, skip=graded_functions() - {getattr(fn, "__name__", "")})
+    if observed is not None:
+        try:
+            judge_reached(observed, banned, name=name)
+        except CheckFailure as exc:
+            also = f" Its code also calls {', '.join(calls)}." if calls else ""
+            raise CheckFailure(f"{exc}{also}") from None
     if calls:
         raise CheckFailure(
             f"{name} must be written with elementary tensor operations, but it calls "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -9,8 +10,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
-from .compare import CheckFailure, as_float, assert_tensor_like, describe
-from .sealing import UNKNOWN, _observation
+from .compare import AUDIT, CheckFailure, as_float, assert_tensor_like, describe
+from .sealing import UNKNOWN, _observation, _target
 from .solution import EXPECTED_FILE, load_expected, with_helpers
 
 DEVICE_ENV_VAR = "GRADING_DEVICE"
@@ -78,9 +79,13 @@ def _metrics(task: str, logits: torch.Tensor, labels: torch.Tensor) -> dict[str,
     }
 
 
-#: metric -> (allowed shortfall from the reference, True if larger is better).
+#: metric -> (allowed shortfall from the reference, True if larger is better). Calibrated by
+#: ``benchmarks/thresholds.py``: over 120 correct runs per task (4 ways of writing train, training
+#: seeds 0-29) the largest shortfalls were 0.06 (multi-class accuracy; 0.07 left one sample to
+#: spare), 0.035 (subset accuracy) and 0.009 (Hamming loss), and every catalogued q7 bug exceeds
+#: the last-loss bound on every seed.
 TRAINING_MARGINS = {
-    "accuracy": (0.07, True),
+    "accuracy": (0.10, True),
     "subset_accuracy": (0.08, True),
     "hamming_loss": (0.04, False),
 }
@@ -151,6 +156,7 @@ def check_training(
     if not all(np.isfinite(losses)):
         raise CheckFailure(f"The losses returned by {label} contain nan or inf: {losses}.")
     limit = loss_factor * reference["final_loss"] + loss_slack
+    AUDIT.margin(f"{task} last epoch loss", (losses[-1] - reference["final_loss"]) / (limit - reference["final_loss"]))
     if losses[-1] > limit:
         raise CheckFailure(
             f"The last epoch loss of {label} is {losses[-1]:.3f}, but the reference reaches "
@@ -168,6 +174,7 @@ def check_training(
         margin, higher_is_better = TRAINING_MARGINS[metric]
         ref = reference[metric]
         bound = ref - margin if higher_is_better else ref + margin
+        AUDIT.margin(f"{task} {metric}", ((ref - value) if higher_is_better else (value - ref)) / margin)
         if (value < bound) if higher_is_better else (value > bound):
             relation = "at least" if higher_is_better else "at most"
             raise CheckFailure(
@@ -176,28 +183,67 @@ def check_training(
             )
     return scores
 
-def check_get_device(get_device: Callable, env_var: str = "GRADING_DEVICE") -> None:
-    """``get_device()`` honours ``env_var`` and otherwise picks CUDA exactly when
-    ``torch.cuda.is_available()`` says so (which is faked both ways, so that a machine without a GPU
-    tests both branches); the variable and ``is_available`` are restored."""
-    import os
+def _fake_cuda(available: bool) -> dict:
+    """Stand-ins for every public way of asking whether CUDA is there, saying ``available``:
+    {(owner, attribute): fake}."""
+    count = 1 if available else 0
+    fakes = {(torch.cuda, "is_available"): lambda: available, (torch.cuda, "device_count"): lambda: count}
+    accelerator = getattr(torch, "accelerator", None)
+    if accelerator is not None:
+        fakes[(accelerator, "is_available")] = lambda: available
+        fakes[(accelerator, "device_count")] = lambda: count
+        fakes[(accelerator, "current_accelerator")] = lambda check_available=False: (
+            torch.device("cuda") if available else None)
+    return fakes
 
-    saved, real_is_available = os.environ.get(env_var), torch.cuda.is_available
+
+@contextlib.contextmanager
+def _cuda_faked(available: bool, namespaces: list[dict]):
+    """Make torch say CUDA is (or is not) available: its functions, and every global of ``namespaces``
+    bound to one of them (``from torch.cuda import is_available``), are replaced and then restored."""
+    fakes = _fake_cuda(available)
+    real = {(owner, attr): getattr(owner, attr) for owner, attr in fakes}
+    by_identity = {id(real[key]): fake for key, fake in fakes.items()}
+    rebound = []
+    try:
+        for (owner, attr), fake in fakes.items():
+            setattr(owner, attr, fake)
+        for namespace in namespaces:
+            for name, value in list(namespace.items()):
+                if id(value) in by_identity and any(value is r for r in real.values()):
+                    rebound.append((namespace, name, value))
+                    namespace[name] = by_identity[id(value)]
+        yield
+    finally:
+        for (owner, attr), value in real.items():
+            setattr(owner, attr, value)
+        for namespace, name, value in rebound:
+            namespace[name] = value
+
+
+def check_get_device(get_device: Callable, env_var: str = "GRADING_DEVICE") -> None:
+    """``get_device()`` honours ``env_var`` and otherwise picks CUDA exactly when a GPU is available.
+    Availability is faked both ways (``torch.cuda.is_available``, ``torch.cuda.device_count``,
+    ``torch.accelerator`` and the notebook's own names for them), so that a machine without a GPU
+    tests both branches; the variable and torch are restored."""
+    saved = os.environ.get(env_var)
+    student = _target(get_device)
+    namespaces = [student.__globals__] if isinstance(getattr(student, "__globals__", None), dict) else []
     cases = [(False, None, "cpu"), (False, "cpu", "cpu"), (True, None, "cuda"), (True, "cpu", "cpu"),
              (True, "cuda", "cuda")]
     try:
         for available, value, want in cases:
-            torch.cuda.is_available = lambda available=available: available
             if value is None:
                 os.environ.pop(env_var, None)
             else:
                 os.environ[env_var] = value
             setting = (f"{env_var}={value}" if value else f"{env_var} unset") + (
                 " and a GPU available" if available else " and no GPU")
-            try:
-                got = get_device()
-            except Exception as exc:
-                raise CheckFailure(f"With {setting}, get_device() raised {type(exc).__name__}: {exc}") from None
+            with _cuda_faked(available, namespaces):
+                try:
+                    got = get_device()
+                except Exception as exc:
+                    raise CheckFailure(f"With {setting}, get_device() raised {type(exc).__name__}: {exc}") from None
             if not isinstance(got, torch.device):
                 raise CheckFailure(f"With {setting}, get_device() should return a torch.device, "
                                    f"but it returned {describe(got)}.")
@@ -205,7 +251,6 @@ def check_get_device(get_device: Callable, env_var: str = "GRADING_DEVICE") -> N
                 raise CheckFailure(f"With {setting}, get_device() should return the '{want}' device, "
                                    f"but it returned '{got}'.")
     finally:
-        torch.cuda.is_available = real_is_available
         if saved is None:
             os.environ.pop(env_var, None)
         else:
@@ -226,7 +271,7 @@ def check_make_loaders(make_loaders: Callable) -> None:
                                    f"but it returned {describe(loaders)}.")
             for which, loader in zip(("train", "test"), loaders):
                 if not isinstance(loader, torch.utils.data.DataLoader):
-                    raise CheckFailure(f"The {which} loader should be a torch DataLoader, "
+                    raise CheckFailure(f"The {which} loader that make_loaders returned should be a torch DataLoader, "
                                        f"but it is {describe(loader)}.")
             torch.manual_seed(global_seed)  # a loader that leans on the global RNG changes order here
             return ([y.tolist() for _, y in loaders[0]], [y.tolist() for _, y in loaders[1]])
@@ -236,64 +281,138 @@ def check_make_loaders(make_loaders: Callable) -> None:
     train_c, _ = _observation("make_loaders with seed 8", lambda: batches(8, 0))
     flat = [i for b in train_a for i in b]
     if [len(b) for b in train_a] != [5, 5, 5, 5, 3]:
-        raise CheckFailure("With 23 training samples and batch_size=5 the train loader should give batches "
+        raise CheckFailure("With 23 training samples and batch_size=5 the train loader of make_loaders should give batches "
                            f"of sizes [5, 5, 5, 5, 3], but it gave {[len(b) for b in train_a]}.")
     if sorted(flat) != list(range(23)):
-        raise CheckFailure("One pass of the train loader should visit every training sample exactly once, "
+        raise CheckFailure("One pass of the train loader of make_loaders should visit every training sample exactly once, "
                            f"but it visited {sorted(flat)}.")
     if flat == list(range(23)):
-        raise CheckFailure("The train loader should shuffle the samples, but it returned them in their "
+        raise CheckFailure("The train loader of make_loaders should shuffle the samples, but it returned them in their "
                            "original order (pass shuffle=True).")
     if train_a != train_b:
-        raise CheckFailure("The training order for seed=7 should not depend on the global torch seed, but it "
+        raise CheckFailure("The training order of make_loaders(..., seed=7) should not depend on the global torch seed, but it "
                            "changed when torch.manual_seed changed; give the DataLoader its own "
                            "generator=torch.Generator().manual_seed(seed).")
     if train_a == train_c:
-        raise CheckFailure("Seeds 7 and 8 should give different training orders, but they gave the same one; "
+        raise CheckFailure("make_loaders with seeds 7 and 8 should give different training orders, but they gave the same one; "
                            "seed the generator with the `seed` argument.")
     if test_a != [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10]]:
-        raise CheckFailure("The test loader should return the 11 test samples in order in batches of 5, "
+        raise CheckFailure("The test loader of make_loaders should return the 11 test samples in order in batches of 5, "
                            f"but it returned {test_a}.")
+
+
+#: (rtol, atol) of check_classifier's comparison of a model's output with its layers applied by hand.
+CLASSIFIER_TOLERANCES = (1e-4, 1e-5)
+
+
+def _classifier_facts(model: torch.nn.Module, layers: int) -> dict:
+    """Runs where the model lives: its Linear layers (registered, and in the order its forward pass
+    calls them), its parameter count, and for each input shape how its output compares with those
+    layers applied by hand (Flatten, then Linear and ReLU in turn). Returns plain data."""
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    facts: dict = {"registered": [[m.in_features, m.out_features] for m in linears],
+                   "params": sum(p.numel() for p in model.parameters()), "runs": []}
+    rtol, atol = CLASSIFIER_TOLERANCES
+    device = model_device(model)
+    images = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(3)).to(device)
+    for shape in [(5, 1, 28, 28), (5, 784)]:
+        called: list[torch.nn.Linear] = []
+        hooks = [m.register_forward_hook(lambda module, inputs, output: called.append(module)) for m in linears]
+        run: dict = {"shape": list(shape)}
+        try:
+            with torch.no_grad():
+                out = model(images.reshape(shape))
+        except Exception as exc:
+            run["error"] = f"{type(exc).__name__}: {exc}"
+            out = None
+        finally:
+            for hook in hooks:
+                hook.remove()
+        run["order"] = [[m.in_features, m.out_features] for m in called]
+        if isinstance(out, torch.Tensor):
+            run["out_shape"], run["out"] = list(out.shape), describe(out)
+            with torch.no_grad():
+                reference = images.flatten(1)
+                for k, layer in enumerate(called):
+                    reference = torch.nn.functional.linear(reference, layer.weight, layer.bias)
+                    if k < len(called) - 1:
+                        reference = torch.relu(reference)
+            if reference.shape == out.shape and len(called) == layers:
+                diff = (out.detach().double() - reference.double()).abs()
+                run["max_diff"] = float(diff.max())
+                run["ratio"] = float((diff / (atol + rtol * reference.double().abs())).max())
+        elif out is not None:
+            run["out"] = describe(out)
+        facts["runs"].append(run)
+    return facts
 
 
 def check_classifier(model: Any, *, name: str, sizes: tuple[int, ...]) -> None:
     """``model`` flattens (B, 1, 28, 28) or (B, 784) input and applies ``len(sizes) - 1`` Linear
-    layers of the given sizes with ReLU between them and nothing after the last one."""
+    layers of the given sizes with ReLU between them and nothing after the last one.
+
+    The layers are taken in the order the forward pass calls them, whatever order ``__init__``
+    registered them in; the model runs where it was built (an observation), and only data about
+    it is judged here.
+    """
     if model is None:
         raise CheckFailure(f"{name} returned None, but an nn.Module was expected. Did you forget a `return`?")
     if not isinstance(model, torch.nn.Module):
         raise CheckFailure(f"{name} should return an nn.Module, but it returned {describe(model)}.")
-    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
-    want = [(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
-    found = [(m.in_features, m.out_features) for m in linears]
-    if found != want:
-        raise CheckFailure(f"{name} should contain {len(want)} nn.Linear layer(s) with (in, out) sizes {want}, "
-                           f"but it contains {found}.")
-    count = sum(p.numel() for p in model.parameters())
+    want = [[a, b] for a, b in zip(sizes[:-1], sizes[1:])]
+    facts = _observation(f"the layers of {name}", lambda: _classifier_facts(model, len(want)))
+    shown = [tuple(p) for p in want]
+    if sorted(facts["registered"]) != sorted(want):
+        raise CheckFailure(f"{name} should contain {len(want)} nn.Linear layer(s) with (in, out) sizes {shown}, "
+                           f"but it contains {[tuple(p) for p in facts['registered']]}.")
     expected_count = sum(a * b + b for a, b in want)
-    if count != expected_count:
-        raise CheckFailure(f"{name} should have {expected_count} parameters, but it has {count}.")
-    device = model_device(model)
-    images = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(3)).to(device)
-    with torch.no_grad():
-        reference = images.flatten(1)
-        for k, layer in enumerate(linears):
-            reference = torch.nn.functional.linear(reference, layer.weight, layer.bias)
-            if k < len(linears) - 1:
-                reference = torch.relu(reference)
-        for shape in [(5, 1, 28, 28), (5, 784)]:
+    if facts["params"] != expected_count:
+        raise CheckFailure(f"{name} should have {expected_count} parameters, but it has {facts['params']}.")
+    layers = "Linear(Flatten(x))" if len(want) == 1 else "Linear(ReLU(Linear(Flatten(x))))"
+    rtol, atol = CLASSIFIER_TOLERANCES
+    for run in facts["runs"]:
+        shape = tuple(run["shape"])
+        if "error" in run:
+            raise CheckFailure(f"{name} should accept input of shape {shape}, but applying it raised {run['error']}")
+        if run.get("out_shape") != [5, sizes[-1]]:
+            raise CheckFailure(f"{name} applied to a batch of shape {shape} should return a tensor of shape "
+                               f"{(5, sizes[-1])}, but it returned {run.get('out', 'nothing')}.")
+        if run["order"] != want:
+            raise CheckFailure(f"On input of shape {shape}, {name} should apply nn.Linear layers of sizes {shown} in "
+                               f"this order, but its forward pass applied {[tuple(p) for p in run['order']]}.")
+        if run.get("ratio", float("inf")) > 1:
+            raise CheckFailure(
+                f"On input of shape {shape}, {name} should compute {layers} and return raw logits, but its "
+                f"output differs by up to {run.get('max_diff', float('nan')):.3g} (rtol={rtol:g}, atol={atol:g}); "
+                "a missing ReLU or an extra layer such as Softmax (CrossEntropyLoss applies it already) causes this.")
+        if AUDIT.ratios is not None:
+            AUDIT.ratios.append(run["ratio"])
+
+
+def assert_output_shapes(model: Any, shapes: Mapping[tuple, tuple], *, name: str) -> None:
+    """``model`` maps a zero batch of each input shape in ``shapes`` to a tensor of the paired output
+    shape. The model runs where it was built (an observation), so this works for a model class the
+    notebook defines as well as for torch's own modules."""
+    if not isinstance(model, torch.nn.Module):
+        raise CheckFailure(f"{name} should be an nn.Module, but it is {describe(model)}.")
+
+    def outputs() -> list:
+        found = []
+        for shape in shapes:
             try:
-                out = model(images.reshape(shape))
+                with torch.no_grad():
+                    out = model(torch.zeros(shape, device=model_device(model)))
             except Exception as exc:
-                raise CheckFailure(f"{name} should accept input of shape {shape}, but applying it raised "
-                                   f"{type(exc).__name__}: {exc}") from None
-            assert_tensor_like(out, name=f"{name} applied to a batch of shape {shape}", shape=(5, sizes[-1]))
-            layers = "Linear(Flatten(x))" if len(linears) == 1 else "Linear(ReLU(Linear(Flatten(x))))"
-            if not torch.allclose(out, reference, rtol=1e-4, atol=1e-5):
-                raise CheckFailure(
-                    f"On input of shape {shape}, {name} should compute {layers} and return raw logits, but its "
-                    f"output differs by up to {(out - reference).abs().max().item():.3g}; a missing ReLU or an "
-                    "extra layer such as Softmax (CrossEntropyLoss applies it already) causes this.")
+                found.append(f"raised {type(exc).__name__}: {exc}")
+                continue
+            found.append(list(out.shape) if isinstance(out, torch.Tensor) else f"returned {describe(out)}")
+        return found
+
+    for (shape, want), got in zip(shapes.items(), _observation(f"the output shapes of {name}", outputs)):
+        if got != list(want):
+            found = f"shape {tuple(got)}" if isinstance(got, list) else got
+            raise CheckFailure(f"{name} applied to a batch of shape {tuple(shape)} should return a tensor of shape "
+                               f"{tuple(want)}, but it {'has ' + found if isinstance(got, list) else found}.")
 
 
 def predictions_of(model: Any, images: torch.Tensor, *, name: str, batch_size: int = 1000,

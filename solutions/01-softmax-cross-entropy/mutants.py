@@ -139,3 +139,95 @@ def accuracy(logits, targets):
     return (logits.argmax(dim=1) == targets).to(torch.float64).mean()
 '''},
 }
+
+# Right values through the library functions the notebook forbids, by routes the source scan misses:
+# each must lose exactly its question's no-library points (found by what the call reached at run time).
+EVASIONS = {
+    "softmax imports F.softmax under another name inside the function": ("q1", {"softmax": '''
+def softmax(logits):
+    from torch.nn.functional import softmax as row_probs
+    return row_probs(logits, dim=1)
+'''}),
+    "softmax through torch.distributions.Categorical(logits=...).probs": ("q1", {"softmax": '''
+def softmax(logits):
+    return torch.distributions.Categorical(logits=logits).probs
+'''}),
+    "log_softmax by getattr(torch, 'log_' + 'softmax')": ("q2", {"log_softmax": '''
+def log_softmax(logits):
+    return getattr(torch, "log_" + "softmax")(logits, dim=1)
+'''}),
+    "log_softmax through torch.ops.aten._log_softmax": ("q2", {"log_softmax": '''
+def log_softmax(logits):
+    return torch.ops.aten._log_softmax(logits, 1, False)
+'''}),
+    "one_hot looked up in vars(torch.nn.functional)": ("q3", {"one_hot": '''
+def one_hot(targets, num_classes):
+    return vars(torch.nn.functional)["one_" + "hot"](targets, num_classes).to(torch.float32)
+'''}),
+    "nll_loss through a default argument bound to F.nll_loss": ("q4", {"nll_loss": '''
+def nll_loss(log_probs, targets, pick=torch.nn.functional.nll_loss):
+    return pick(log_probs, targets)
+'''}),
+    "cross_entropy builds nn.CrossEntropyLoss by getattr": ("q5", {"cross_entropy": '''
+def cross_entropy(logits, targets):
+    criterion = getattr(torch.nn, "CrossEntropy" + "Loss")()
+    return criterion(logits, targets)
+'''}),
+    "cross_entropy through eval of torch.nn.functional.cross_entropy": ("q5", {"cross_entropy": '''
+def cross_entropy(logits, targets):
+    return eval("torch.nn.functional." + "cross_entropy")(logits, targets)
+'''}),
+}
+
+# The seeds' own functions, adapted only in name and signature (their helpers become this notebook's
+# functions of the same job). None: right, must get full marks; a question: wrong, must lose points there.
+SEED_CODE = {
+    "seed 004: NumPy softmax without keepdims": ("q1", {"softmax": '''
+def softmax(logits):
+    """Y is n_samples X n_classes"""
+    import numpy as np
+    expY = np.exp(logits)
+    P = expY / np.sum(expY, axis=1)
+    return P
+'''}),
+    "seed 004: NumPy softmax with the row max and keepdims": ("q1", {"softmax": '''
+def softmax(logits):
+    """Y is n_samples X n_classes"""
+    import numpy as np
+    maxY_by_row = np.max(logits, axis=1, keepdims=True)
+    expY = np.exp(logits - maxY_by_row)
+    P = expY / np.sum(expY, axis=1, keepdims=True)
+    return P
+'''}),
+    "seed 003: softmax by hand with keepdim, no shift": ("q1", {"softmax": '''
+def softmax(logits):
+    numerator = torch.exp(logits)
+    denominator = torch.sum(torch.exp(logits), dim=1, keepdim=True)
+    return numerator / denominator
+'''}),
+    "seed 003: cross-entropy as the log of the picked probability": ("q5", {"cross_entropy": '''
+def cross_entropy(logits, targets):
+    y_pred = softmax(logits)
+    y_true_one_hot = one_hot(targets, logits.shape[1])
+    return torch.mean(-torch.log(y_pred[torch.where(y_true_one_hot == 1)]))
+'''}),
+    "seed 003: log_softmax + F.nll_loss as cross-entropy": ("q5", {"cross_entropy": '''
+def cross_entropy(logits, targets):
+    import torch.nn.functional as F
+    log_likelihood = torch.log_softmax(logits, dim=1)
+    return F.nll_loss(log_likelihood, targets)
+'''}),
+    "seed 001: NLLLoss in NumPy on one-hot targets": ("q4", {"nll_loss": '''
+def nll_loss(log_probs, targets):
+    import numpy as np
+    y_true, y_pred = one_hot(targets, log_probs.shape[1]), log_probs
+    total_loss = -np.sum(y_true * y_pred)
+    num_of_samples = y_pred.shape[0]
+    mean_loss = total_loss / num_of_samples
+    return mean_loss
+'''}),
+    "seed 003: the predicted class by argmax over dim 1": (None, {"predict": '''
+def predict(logits):
+    return torch.argmax(logits, dim=1)
+'''}),
+}

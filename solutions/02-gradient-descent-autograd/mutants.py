@@ -498,3 +498,87 @@ NOTEBOOK_BUGS = {
         "def gradient_descent(X, Y, lr, tol, max_iter):": "def gradient_descent(X, y, lr, tol, max_iter):",
     }),
 }
+
+# Right values through the library functions the notebook forbids, by routes the source scan misses:
+# each must lose exactly its question's no-library points (found by what the call reached at run time).
+EVASIONS = {
+    "softmax imports F.softmax under another name inside the function": ("q2", {"softmax": '''
+def softmax(X, Theta):
+    from torch.nn.functional import softmax as class_probabilities
+    return class_probabilities(X @ Theta.T, dim=1)
+'''}),
+    "softmax through torch.distributions.Categorical(logits=...).probs": ("q2", {"softmax": '''
+def softmax(X, Theta):
+    return torch.distributions.Categorical(logits=X @ Theta.T).probs
+'''}),
+    "cross_entropy_loss by getattr(F, 'cross_' + 'entropy') with probability targets": ("q3", {"cross_entropy_loss": '''
+def cross_entropy_loss(X, Theta, Y):
+    import torch.nn.functional as F
+    return getattr(F, "cross_" + "entropy")(X @ Theta.T, Y)
+'''}),
+    "cross_entropy_loss through torch.ops.aten._log_softmax": ("q3", {"cross_entropy_loss": '''
+def cross_entropy_loss(X, Theta, Y):
+    log_probs = torch.ops.aten._log_softmax(X @ Theta.T, 1, False)
+    return -(Y * log_probs).sum(dim=1).mean()
+'''}),
+}
+
+# Seed 002, the notebook this assignment is built on, function by function, adapted only in name and
+# signature (its derivadas/loss/gd become gradient/cross_entropy_loss/gradient_descent). None: right,
+# must get full marks; a question: wrong, must lose points there.
+SEED_CODE = {
+    "seed 002 add_intercept: torch.zeros is float32": ("q1", {"add_intercept": '''
+def add_intercept(X):
+    Xn = torch.zeros(X.shape[0], X.shape[1] + 1)
+    Xn[:, 0]  = 1
+    Xn[:, 1:] = X
+    return Xn
+'''}),
+    "seed 002 softmax: .double() and no max shift": ("q2", {"softmax": '''
+def softmax(X, Theta):
+    """
+    Aqui Theta e a matriz de parametros e X uma matriz.
+    """
+    P = torch.exp(torch.matmul(X.double(), (Theta.T).double()))
+    return (P.T / P.sum(axis=1)).T.double()
+'''}),
+    "seed 002 loss: -log((Y * P).sum(1)).mean()": ("q3", {"cross_entropy_loss": '''
+def cross_entropy_loss(X, Theta, Y):
+    P = softmax(X, Theta)
+    p = (Y * P).sum(axis=1)
+    return -torch.log(p).mean()
+'''}),
+    "seed 002 derivadas: returns Theta.grad, which accumulates": ("q4", {"gradient": '''
+def gradient(X, Theta, Y):
+    l = cross_entropy_loss(X, Theta, Y)
+    l.backward()
+    return Theta.grad
+'''}),
+    "seed 002 gd: reads the global Y, starts from ones, returns Theta only": ("q5", {"gradient_descent": '''
+def gradient_descent(X, y, lr, tol, max_iter):
+    d_fun, loss_fun, lambda_ = gradient, cross_entropy_loss, lr
+    theta = torch.ones(Y.shape[1],X.shape[1])
+    theta.requires_grad_(True)
+    old_lf = np.inf
+    i = 0
+    while True:
+        theta.requires_grad_(True)
+        grad = d_fun(X,theta,y)
+        with torch.no_grad():
+            theta_novo = theta - lambda_ * grad
+        lf = loss_fun(X, theta, y)
+        if torch.abs(old_lf - lf) <= tol:
+            break
+        theta = theta_novo
+        old_lf = lf
+        i += 1
+        if i == max_iter:
+            break
+    return theta
+'''}),
+    "seed 002 previsoes: argmax of the softmax": (None, {"predict": '''
+def predict(X, Theta):
+    P = softmax(X, Theta)
+    return P.argmax(axis=1)
+'''}),
+}

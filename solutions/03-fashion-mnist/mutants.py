@@ -139,6 +139,42 @@ VARIANTS = {
 def get_device():
     return torch.device(os.environ.get("GRADING_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu"))
 '''},
+    "get_device asking torch.cuda.device_count() > 0": {"get_device": '''
+def get_device():
+    wanted = os.environ.get("GRADING_DEVICE")
+    if wanted:
+        return torch.device(wanted)
+    return torch.device("cuda") if torch.cuda.device_count() > 0 else torch.device("cpu")
+'''},
+    "get_device with is_available imported by name": {"get_device": '''
+from torch.cuda import is_available
+
+
+def get_device():
+    return torch.device(os.environ.get("GRADING_DEVICE") or ("cuda" if is_available() else "cpu"))
+'''},
+    "get_device through torch.accelerator": {"get_device": '''
+def get_device():
+    if os.environ.get("GRADING_DEVICE"):
+        return torch.device(os.environ["GRADING_DEVICE"])
+    return torch.accelerator.current_accelerator() if torch.accelerator.is_available() else torch.device("cpu")
+'''},
+    "MLP class whose output layer is assigned first in __init__": {"build_mlp": '''
+class OutputFirstMLP(nn.Module):
+    """The layers are registered out, hidden; forward applies hidden, then out."""
+
+    def __init__(self, hidden):
+        super().__init__()
+        self.out = nn.Linear(hidden, 10)
+        self.hidden = nn.Linear(28 * 28, hidden)
+
+    def forward(self, x):
+        return self.out(torch.relu(self.hidden(x.flatten(1))))
+
+
+def build_mlp(hidden=256):
+    return OutputFirstMLP(hidden)
+'''},
     "make_loaders with an explicit RandomSampler": {"make_loaders": '''
 def make_loaders(train_set, test_set, batch_size, seed):
     from torch.utils.data import RandomSampler

@@ -366,8 +366,8 @@ def predict_labels(task, logits, threshold=0.5):
     "train: epoch loss is the sum of the batch losses": ("q7", {"train": _train_with(
         "losses.append(total / batches)", "losses.append(total)")}),
     "train: one optimizer step per epoch": ("q7", {"train": _train_with(
-        "            loss.backward()\n            optimizer.step()\n",
-        "            loss.backward()\n        optimizer.step()\n")}),
+        "            optimizer.step()\n            total += loss.item()\n            batches += 1\n",
+        "            total += loss.item()\n            batches += 1\n        optimizer.step()\n")}),
     "train: forgets optimizer.zero_grad()": ("q7", {"train": _train_with(
         "            optimizer.zero_grad()\n", "")}),
     # ------------------------------------------------------------------ q8 loss_table
@@ -552,6 +552,17 @@ def loss_table():
         "multilabel": {**sig, "output_shape": ["B", "C"], "target_shape": ["B", "C"]},
     }
 '''},
+    "loss_table with nn. prefixes, loss instances, functions and shapes written as text": {"loss_table": '''
+def loss_table():
+    return {
+        "binary": {"output_shape": "[B, 1]", "target_shape": "(B, 1)", "target_dtype": torch.float32,
+                   "criterion": "nn.BCEWithLogitsLoss", "activation": torch.sigmoid},
+        "multiclass": {"output_shape": ("B", "C"), "target_shape": ("B"), "target_dtype": "torch.int64",
+                       "criterion": nn.CrossEntropyLoss(), "activation": "torch.softmax"},
+        "multilabel": {"output_shape": "B, C", "target_shape": "[B, C]", "target_dtype": torch.float,
+                       "criterion": "torch.nn.BCEWithLogitsLoss()", "activation": nn.Sigmoid()},
+    }
+'''},
     "two_class_logits as (-z/2, z/2)": {"two_class_logits": '''
 def two_class_logits(logits):
     return torch.cat([-logits / 2, logits / 2], dim=1)
@@ -560,4 +571,94 @@ def two_class_logits(logits):
 def two_class_logits(logits):
     return F.pad(logits, (1, 0))
 '''},
+}
+
+# Right values through the library functions Part 1 forbids, by routes the source scan misses:
+# each must lose exactly its question's no-library points (found by what the call reached at run time).
+EVASIONS = {
+    "sigmoid by the in-place tensor method sigmoid_() on a copy": ("q1", {"sigmoid": '''
+def sigmoid(x):
+    return x.clone().sigmoid_()
+'''}),
+    "sigmoid through a default argument bound to torch.special.expit": ("q1", {"sigmoid": '''
+def sigmoid(x, squash=torch.special.expit):
+    return squash(x)
+'''}),
+    "binary_cross_entropy looked up in vars(F)": ("q2", {"binary_cross_entropy": '''
+def binary_cross_entropy(probs, targets, reduction="mean"):
+    return vars(F)["binary_cross_" + "entropy"](probs, targets, reduction=reduction)
+'''}),
+    "bce_with_logits through an ATen operator looked up by getattr(torch.ops.aten, ...)": ("q3", {"bce_with_logits": '''
+def bce_with_logits(logits, targets, reduction="mean"):
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction)
+    code = {"none": 0, "mean": 1, "sum": 2}[reduction]
+    op = getattr(torch.ops.aten, "binary_cross_entropy_" + "with_logits")
+    return op(logits, targets, None, None, code)
+'''}),
+    "bce_with_logits through a default argument bound to nn.BCEWithLogitsLoss": ("q3", {"bce_with_logits": '''
+def bce_with_logits(logits, targets, reduction="mean", loss_class=nn.BCEWithLogitsLoss):
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction)
+    return loss_class(reduction=reduction)(logits, targets)
+'''}),
+}
+
+# The seeds' own functions, adapted only in name and signature. None: right, must get full marks;
+# a question: wrong, must lose points there.
+SEED_CODE = {
+    "seed 001 BCE: -np.mean(t log p + (1 - t) log(1 - p))": ("q2", {"binary_cross_entropy": '''
+def binary_cross_entropy(probs, targets, reduction="mean"):
+    y_pred, y_true = probs, targets
+    bce_loss = -np.mean(y_true * np.log(y_pred) + (1 - y_true) * np.log(1 - y_pred))
+    return bce_loss
+'''}),
+    "seed 001 BCEWithLogitsLoss: scipy's expit, then the logs": ("q3", {"bce_with_logits": '''
+def bce_with_logits(logits, targets, reduction="mean"):
+    import scipy.special
+    y_pred, y_true = logits, targets
+    y_pred_sigmoid = scipy.special.expit(y_pred)
+    loss = y_true * np.log(y_pred_sigmoid) + (1 - y_true) * np.log(1 - y_pred_sigmoid)
+    if reduction == 'mean':
+        bce_loss = -np.mean(loss)
+    elif reduction == 'sum':
+        bce_loss = -np.sum(loss)
+    return bce_loss
+'''}),
+    "seed 003 BCE from its definition, torch.mean of the logs": ("q2", {"binary_cross_entropy": '''
+def binary_cross_entropy(probs, targets, reduction="mean"):
+    y_pred, y_true = probs, targets
+    return torch.mean( - ( y_true*torch.log(y_pred) + (1-y_true)*torch.log(1.0-y_pred) ) )
+'''}),
+    "seed 003 F.binary_cross_entropy_with_logits": ("q3", {"bce_with_logits": '''
+def bce_with_logits(logits, targets, reduction="mean"):
+    return F.binary_cross_entropy_with_logits(logits, targets)
+'''}),
+    "seed 000 training loop: zero_grad, loss on logits, mean batch loss per epoch": (None, {"train": '''
+def train(task, X, y, epochs, seed):
+    torch.manual_seed(seed)
+    X_t = torch.tensor(np.asarray(X), dtype=torch.float32)
+    y_t = format_targets(task, y)
+    num_features = X_t.shape[1]
+    output_dim = {"binary": 1, "multiclass": int(np.asarray(y).max()) + 1, "multilabel": y_t.shape[-1]}[task]
+    dataloader = DataLoader(TensorDataset(X_t, y_t), batch_size=BATCH_SIZE, shuffle=True,
+                            generator=torch.Generator().manual_seed(seed))
+    model = SimpleMLP(input_dim=num_features, hidden_dim=HIDDEN_UNITS, output_dim=output_dim)
+    criterion = make_criterion(task)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    model.train()
+    losses = []
+    for epoch in range(epochs):
+        epoch_loss = 0.0
+        for batch_x, batch_y in dataloader:
+            optimizer.zero_grad()
+            outputs = model(batch_x)
+            loss = criterion(outputs, batch_y)
+            loss.backward()
+            optimizer.step()
+            epoch_loss += loss.item()
+        epoch_loss /= len(dataloader)
+        losses.append(epoch_loss)
+    return model, losses
+'''}),
 }
