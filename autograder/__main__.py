@@ -133,6 +133,7 @@ def cmd_strength(args) -> int:
         _ensure_built(a)
         reports.append(strength.run(a, notebook_level=not args.functions_only))
     print(strength.table(reports))
+    print(strength.public_table(reports))
     return 0 if all(r.perfect for r in reports) else 1
 
 

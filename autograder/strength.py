@@ -12,6 +12,10 @@ autograder zip's own test files are run on them by Otter's test runner, question
 A bug is *caught* when its question loses points against the solution graded the same way (a
 public test that needs notebook state may fail for both), no other question changes, and the
 failure message names the function it broke. A variant is *accepted* when every question keeps full marks.
+
+For every bug the suite also notes whether the *public* checks alone catch it (a public test case
+of its question fails that passes for the solution): that is what a student sees with
+``grader.check`` before submitting. ``public_table`` sums it up per question.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ import torch
 from . import notebooks
 from .assignments import Assignment
 
-Scores = dict[str, tuple[float, float, str]]  # question -> (score, possible, failure messages)
+#: question -> (score, possible, failure messages, names of the failing public test cases)
+Scores = dict[str, tuple[float, float, str, frozenset[str]]]
 
 
 @dataclass
@@ -41,6 +46,8 @@ class CaseResult:
     kind: str  # "bug" or "variant"
     ok: bool
     detail: str
+    question: str = ""
+    public: bool | None = None  # bugs: a public test of its question fails (None: not judged)
 
 
 @dataclass
@@ -100,7 +107,7 @@ class Harness:
                     tf = ExceptionTestFile.from_file(str(path))
                     tf.run(namespace)
                     failures = "\n".join(r.message for r in tf.test_case_results if not r.passed)
-                    scores[tf.name] = (tf.score, tf.possible, failures)
+                    scores[tf.name] = (tf.score, tf.possible, failures, public_failures(tf.test_case_results))
                 ratios = list(checks.AUDIT.ratios or [])
                 checks.AUDIT.ratios = None
                 return scores, ratios
@@ -108,6 +115,11 @@ class Harness:
             torch.use_deterministic_algorithms(deterministic)
             sys.path.remove(str(files))
             sys.modules.pop("course_checks", None)
+
+
+def public_failures(test_case_results) -> frozenset[str]:
+    """Names of the public (not hidden) test cases among Otter's ``TestCaseResult``s that failed."""
+    return frozenset(r.test_case.name for r in test_case_results if not r.passed and not r.test_case.hidden)
 
 
 def _mutate(nb, replacements: dict[str, str]):
@@ -130,7 +142,8 @@ def judge_bug(name: str, question: str, functions: list[str], scores: Scores, ba
     """Caught = its question lost points, others kept their baseline, feedback names the function."""
     if question not in scores:
         return CaseResult(name, "bug", False, f"unknown question {question}")
-    score, possible, failures = scores[question]
+    score, possible, failures, public = scores[question]
+    public_caught = bool(public - baseline[question][3])
     if baseline[question][0] == 0:
         return CaseResult(name, "bug", False, f"{question} scores 0 from definitions alone (it grades "
                           "notebook state); list this bug under NOTEBOOK_BUGS")
@@ -142,11 +155,11 @@ def judge_bug(name: str, question: str, functions: list[str], scores: Scores, ba
         detail += f"; also changed {', '.join(changed)}"
     if not named:
         detail += f"; feedback does not name {', '.join(functions)}"
-    return CaseResult(name, "bug", ok, detail)
+    return CaseResult(name, "bug", ok, detail, question, public_caught)
 
 
 def judge_variant(name: str, scores: Scores, baseline: Scores) -> CaseResult:
-    lost = [f"{q} {s:g}/{p:g}" for q, (s, p, _) in scores.items() if s != baseline[q][0]]
+    lost = [f"{q} {s:g}/{p:g}" for q, (s, p, *_) in scores.items() if s != baseline[q][0]]
     first = next((scores[q][2] for q in scores if scores[q][0] != baseline[q][0]), "")
     detail = "full marks" if not lost else f"lost points: {', '.join(lost)}: {first.strip().splitlines()[-1:]}"
     return CaseResult(name, "variant", not lost, detail)
@@ -171,7 +184,7 @@ def run(a: Assignment, *, notebook_level: bool = True) -> StrengthReport:
             report.cases.append(judge_variant(name, scores, baseline))
             report.max_error_ratio = max([report.max_error_ratio, *ratios])
         if notebook_level:
-            full = {q: (p, p, "") for q, (_, p, _) in baseline.items()}
+            full = {q: (p, p, "", frozenset()) for q, (_, p, *_) in baseline.items()}
             for name, (question, edits) in getattr(catalogue, "NOTEBOOK_BUGS", {}).items():
                 path = Path(tmp) / f"notebook-bug-{len(report.cases)}.ipynb"
                 notebooks.write(_replace_text(solution, edits), path)
@@ -180,7 +193,8 @@ def run(a: Assignment, *, notebook_level: bool = True) -> StrengthReport:
                     report.cases.append(CaseResult(name, "bug", False, outcome.status))
                     continue
                 r = outcome.results
-                scores = {q: (r.get_score(q), tf.possible, tf.summary()) for q, tf in r.results.items()}
+                scores = {q: (r.get_score(q), tf.possible, tf.summary(), public_failures(tf.test_case_results))
+                          for q, tf in r.results.items()}
                 report.cases.append(judge_bug(name, question, [], scores, full))
     report.seconds = time.monotonic() - start
     return report
@@ -196,4 +210,35 @@ def table(reports: list[StrengthReport]) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     for r in reports:
         lines += [f"  {r.assignment} {c.kind} '{c.name}': {c.detail}" for c in r.cases if not c.ok]
+    return "\n".join(lines)
+
+
+
+def public_counts(reports: list[StrengthReport]) -> dict[tuple[str, str], tuple[int, int]]:
+    """(assignment, question) -> (bugs a public check catches, bugs catalogued)."""
+    counts: dict[tuple[str, str], list[int]] = {}
+    for r in reports:
+        for c in r.cases:
+            if c.kind == "bug" and c.public is not None:
+                entry = counts.setdefault((r.assignment, c.question), [0, 0])
+                entry[0] += c.public
+                entry[1] += 1
+    return {k: (v[0], v[1]) for k, v in counts.items()}
+
+
+def public_table(reports: list[StrengthReport]) -> str:
+    """Per question: how many catalogued bugs fail a public check, and which ones do not."""
+    counts = public_counts(reports)
+    lines = ["bugs caught by the public checks alone (grader.check, before submitting):"]
+    for r in reports:
+        questions = sorted({q for a, q in counts if a == r.assignment}, key=lambda q: (len(q), q))
+        cells = [f"{q} {counts[r.assignment, q][0]}/{counts[r.assignment, q][1]}" for q in questions]
+        caught = sum(counts[r.assignment, q][0] for q in questions)
+        total = sum(counts[r.assignment, q][1] for q in questions)
+        lines.append(f"  {r.assignment}: {caught}/{total}  ({', '.join(cells)})")
+        lines += [f"    not public: {c.question} '{c.name}'" for c in r.cases if c.kind == "bug" and c.public is False]
+    caught = sum(c for c, _ in counts.values())
+    total = sum(t for _, t in counts.values())
+    if total:
+        lines.append(f"  all: {caught}/{total} = {caught / total:.0%}")
     return "\n".join(lines)
