@@ -134,3 +134,15 @@ def test_fingerprints_tell_a_replaced_function_from_the_original():
         np.testing.assert_allclose = saved
     assert tamper.compare_fingerprints(changed, pristine)
     assert not tamper.compare_fingerprints(pristine, pristine)
+
+
+def test_failure_messages_show_the_checks_sentence_without_test_lines():
+    source = "def test(f):\n    assert f() == 1, 'f() should be 1, but it is 2.'\n"
+    try:
+        exec(compile(source + "test(lambda: 2)\n", "tests/q1.py", "exec"), {})
+    except AssertionError as exc:
+        message = seal.failure_message(exc, source, "tests/q1.py", "q1")
+    assert message == "❌ Test case failed\nf() should be 1, but it is 2."
+    message = seal.failure_message(ValueError("shapes (3,) and (4,) differ"), source, "tests/q1.py", "q1")
+    assert message == "❌ Test case failed\nValueError: shapes (3,) and (4,) differ"
+    assert "line" not in message and "assert f()" not in message

@@ -300,6 +300,7 @@ def grade(
                 except Exception as exc:  # a bug in this grader must not lose the batch
                     outcome = _failure(name, path, GraderCrash(f"grader error: {exc!r}"), 0.0)
                 feedback.write(outcome, out_dir / "feedback")
+                feedback.log(outcome, out_dir / feedback.INSTRUCTOR_LOG)
                 store.save(outcome)
                 outcomes.append(outcome)
                 if not bar.disable:
