@@ -5,13 +5,15 @@ Each assignment's ``solutions/<id>/mutants.py`` lists
 * ``BUGS = {name: (question, {function: replacement source})}``: realistic mistakes;
 * ``VARIANTS = {name: {function: replacement source}}``: other correct implementations;
 * optionally ``NOTEBOOK_BUGS = {name: (question, {old text: new text})}`` for mistakes outside a
-  function (a training cell, say), graded as whole notebooks by the real grader.
+  function (a training cell, say), graded as whole notebooks by the real grader;
+* ``CAUSES = {bug name: words}``: for every bug, a word or a tuple of words (case-insensitive, all
+  required) that its feedback must contain, naming the bug's actual cause.
 
 Function-level cases are fast: the mutated solution's definitions run in this process and the
 autograder zip's own test files are run on them by Otter's test runner, question by question.
 A bug is *caught* when its question loses points against the solution graded the same way (a
-public test that needs notebook state may fail for both), no other question changes, and the
-failure message names the function it broke. A variant is *accepted* when every question keeps full marks.
+public test that needs notebook state may fail for both), no other question changes, the
+failure message names the function it broke, and it contains the bug's ``CAUSES`` words. A variant is *accepted* when every question keeps full marks.
 
 For every bug the suite also notes whether the *public* checks alone catch it (a public test case
 of its question fails that passes for the solution): that is what a student sees with
@@ -138,8 +140,10 @@ def _replace_text(nb, edits: dict[str, str]):
     return nb
 
 
-def judge_bug(name: str, question: str, functions: list[str], scores: Scores, baseline: Scores) -> CaseResult:
-    """Caught = its question lost points, others kept their baseline, feedback names the function."""
+def judge_bug(name: str, question: str, functions: list[str], scores: Scores, baseline: Scores,
+              cause: str | tuple[str, ...] | None = ()) -> CaseResult:
+    """Caught = its question lost points, others kept their baseline, feedback names the function
+    and contains every word of ``cause`` (None: the catalogue lists no cause for this bug)."""
     if question not in scores:
         return CaseResult(name, "bug", False, f"unknown question {question}")
     score, possible, failures, public = scores[question]
@@ -149,12 +153,18 @@ def judge_bug(name: str, question: str, functions: list[str], scores: Scores, ba
                           "notebook state); list this bug under NOTEBOOK_BUGS")
     changed = [q for q in scores if q != question and scores[q][0] != baseline[q][0]]
     named = not functions or any(f in failures for f in functions)
-    ok = score < baseline[question][0] and not changed and named
+    words = (cause,) if isinstance(cause, str) else tuple(cause or ())
+    missing = [w for w in words if w.lower() not in failures.lower()]
+    ok = score < baseline[question][0] and not changed and named and not missing and cause is not None
     detail = f"{question}: {score:g}/{possible:g}"
     if changed:
         detail += f"; also changed {', '.join(changed)}"
     if not named:
         detail += f"; feedback does not name {', '.join(functions)}"
+    if cause is None:
+        detail += "; CAUSES lists no cause for it"
+    elif missing:
+        detail += f"; feedback does not name the cause ({', '.join(repr(w) for w in missing)})"
     return CaseResult(name, "bug", ok, detail, question, public_caught)
 
 
@@ -176,9 +186,10 @@ def run(a: Assignment, *, notebook_level: bool = True) -> StrengthReport:
     with tempfile.TemporaryDirectory(prefix=f"strength-{a.id}-") as tmp:
         harness = Harness(a, Path(tmp) / "zip")
         baseline, _ = harness.grade_definitions(solution)
+        causes = getattr(catalogue, "CAUSES", {})
         for name, (question, replacements) in catalogue.BUGS.items():
             scores, _ = harness.grade_definitions(_mutate(solution, replacements))
-            report.cases.append(judge_bug(name, question, list(replacements), scores, baseline))
+            report.cases.append(judge_bug(name, question, list(replacements), scores, baseline, causes.get(name)))
         for name, replacements in catalogue.VARIANTS.items():
             scores, ratios = harness.grade_definitions(_mutate(solution, replacements), record_ratios=True)
             report.cases.append(judge_variant(name, scores, baseline))
@@ -195,7 +206,7 @@ def run(a: Assignment, *, notebook_level: bool = True) -> StrengthReport:
                 r = outcome.results
                 scores = {q: (r.get_score(q), tf.possible, tf.summary(), public_failures(tf.test_case_results))
                           for q, tf in r.results.items()}
-                report.cases.append(judge_bug(name, question, [], scores, full))
+                report.cases.append(judge_bug(name, question, [], scores, full, causes.get(name)))
     report.seconds = time.monotonic() - start
     return report
 
