@@ -15,6 +15,7 @@ solution   checks against the solution's recorded values (``expected.pt``)
 behaviour  state kept between calls, arguments changed, input gradients
 training   devices, loaders, classifiers, loss modules, training runs, test accuracy
 probes     tiny models that observe training and evaluation functions (assignment 03)
+tasks      a table of loss choices holds together (assignment 04), without the answers
 ========== ==========================================================================
 
 Tests import it as ``course_checks``: students and the Gradescope autograder get one generated
@@ -24,6 +25,7 @@ file of that name (``autograder/ship.py`` writes it), which needs only numpy and
 from __future__ import annotations
 
 import ast
+import contextlib
 import inspect
 import os
 import textwrap
@@ -125,6 +127,18 @@ class CheckFailure(AssertionError):
     """An assertion whose message is written for the student."""
 
 
+@contextlib.contextmanager
+def explain_errors(what: str, hint: str = "") -> Iterator[None]:
+    """Turn an exception that the student's code raises inside the block into a sentence: what was
+    being done, the exception, and ``hint`` (the usual cause). Failed checks pass through."""
+    try:
+        yield
+    except AssertionError:
+        raise
+    except Exception as exc:
+        raise CheckFailure(f"{what} raised {type(exc).__name__}: {str(exc)[:300]}. {hint}".rstrip()) from None
+
+
 def describe(value: Any) -> str:
     """Describe a value in a few words, e.g. 'a float32 tensor of shape (4, 3)'."""
     if value is None:
@@ -149,8 +163,10 @@ def assert_tensor_like(
     shape: tuple[int, ...] | None = None,
     dtype: torch.dtype | None = None,
     floating: bool = False,
+    hint: str = "",
 ) -> None:
-    """Check that ``actual`` is a tensor with the given shape and dtype (values are not looked at)."""
+    """Check that ``actual`` is a tensor with the given shape and dtype (values are not looked at);
+    ``hint`` ends the message of a wrong shape or dtype."""
     if actual is None:
         raise CheckFailure(
             f"{name} returned None, but a tensor was expected. Did you forget a `return`?"
@@ -161,24 +177,42 @@ def assert_tensor_like(
         raise CheckFailure(f"{name} should return a torch.Tensor, but it returned {describe(actual)}.")
     if shape is not None and tuple(actual.shape) != tuple(shape):
         raise CheckFailure(
-            f"{name} should have shape {tuple(shape)}, but it has shape {tuple(actual.shape)}."
+            f"{name} should have shape {tuple(shape)}, but it has shape {tuple(actual.shape)}. {hint}".rstrip()
         )
     if dtype is not None and actual.dtype != dtype:
-        raise CheckFailure(f"{name} should have dtype {dtype}, but it has dtype {actual.dtype}.")
+        raise CheckFailure(f"{name} should have dtype {dtype}, but it has dtype {actual.dtype}. {hint}".rstrip())
     if floating and not actual.is_floating_point():
-        raise CheckFailure(f"{name} should be a floating-point tensor, but it has dtype {actual.dtype}.")
+        raise CheckFailure(f"{name} should be a floating-point tensor, but it has dtype {actual.dtype}. {hint}".rstrip())
 
 
-def _nonfinite_sentence(name: str, actual: torch.Tensor, expected: torch.Tensor) -> str | None:
+#: What each kind of non-finite value means, when a test knows no more specific cause.
+NONFINITE_MEANING = {
+    "nan": "nan is what inf / inf, inf - inf, 0 / 0 and 0 * inf give",
+    "inf": "inf is an overflow (exp of a large number) or minus the log of 0",
+    "-inf": "-inf is the log of 0 (a value that rounded to 0 before the log) or a subtraction of an overflowed inf",
+}
+
+
+def nonfinite_kind(value: float) -> str:
+    """'nan', 'inf' or '-inf' for a non-finite number."""
+    return "nan" if value != value else ("inf" if value > 0 else "-inf")
+
+
+def _nonfinite_sentence(name: str, actual: torch.Tensor, expected: torch.Tensor,
+                        causes: Mapping[str, str] | None = None) -> str | None:
+    """None when ``actual`` is finite wherever ``expected`` is; else a sentence naming the first bad
+    entry, the kind of value found there and its cause (``causes[kind]``, else what the kind means)."""
     bad = ~torch.isfinite(actual) & torch.isfinite(expected)
     if not bool(bad.any()):
         return None
     index = tuple(int(i) for i in bad.nonzero()[0])
-    kinds = "nan" if bool(torch.isnan(actual).any()) else "inf"
+    found = actual[index].item()
+    kind = nonfinite_kind(found)
+    cause = (causes or {}).get(kind) or NONFINITE_MEANING[kind] + "."
     return (
-        f"{name} contains {int(bad.sum())} non-finite value(s) ({kinds}) where finite values were "
+        f"{name} contains {int(bad.sum())} non-finite value(s) where finite values were "
         f"expected; the first is at index {index}: expected {expected[index].item():.6g}, found "
-        f"{actual[index].item()}. Large inputs overflow exp(): subtract the row maximum first."
+        f"{found}. {cause}"
     )
 
 
@@ -189,11 +223,15 @@ def assert_tensor_close(
     name: str,
     rtol: float | None = None,
     atol: float | None = None,
+    causes: Mapping[str, str] | None = None,
+    hint: str = "",
 ) -> None:
     """Compare ``actual`` with ``expected``: type, shape, dtype, non-finite values, then values.
 
     Values are compared with ``numpy.testing.assert_allclose`` using the tolerances of the
-    expected dtype unless ``rtol``/``atol`` are given.
+    expected dtype unless ``rtol``/``atol`` are given. ``causes`` maps 'nan', 'inf' and '-inf' to
+    the sentence that explains finding one (see ``NONFINITE_MEANING``); ``hint`` ends the message
+    when the values differ.
     """
     assert_tensor_like(actual, name=name, shape=tuple(expected.shape), dtype=expected.dtype)
     actual = actual.detach().cpu()
@@ -202,7 +240,7 @@ def assert_tensor_close(
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
     if actual.is_floating_point():
-        sentence = _nonfinite_sentence(name, actual, expected)
+        sentence = _nonfinite_sentence(name, actual, expected, causes)
         if sentence:
             raise CheckFailure(sentence)
     a = actual.double().numpy() if actual.is_floating_point() else actual.numpy()
@@ -216,13 +254,13 @@ def assert_tensor_close(
         if a.ndim == 0:
             raise CheckFailure(
                 f"{name} is {float(a):.6g}, but {float(e):.6g} was expected (off by {float(diff):.3g}; "
-                f"rtol={rtol:g}, atol={atol:g})."
+                f"rtol={rtol:g}, atol={atol:g}). {hint}".rstrip()
             ) from None
         index = tuple(int(i) for i in np.unravel_index(np.argmax(np.where(bad, diff, -1)), a.shape))
         raise CheckFailure(
             f"{name} has {int(bad.sum())} of {a.size} value(s) off by more than the tolerance "
             f"(rtol={rtol:g}, atol={atol:g}); the largest difference is {diff[index]:.3g} at index "
-            f"{index}: expected {e[index]:.6g}, found {a[index]:.6g}."
+            f"{index}: expected {e[index]:.6g}, found {a[index]:.6g}. {hint}".rstrip()
         ) from None
     _observe(a, e, rtol, atol)
 
@@ -241,17 +279,21 @@ def as_float(value: Any, *, name: str) -> float:
     raise CheckFailure(f"{name} should be a number, but it is {describe(value)}.")
 
 
-def assert_scalar_close(actual: Any, expected: float, *, name: str, rtol=1e-6, atol=1e-8) -> None:
-    """Compare a scalar result (Python number or 0-dim tensor) with ``expected``."""
+def assert_scalar_close(actual: Any, expected: float, *, name: str, rtol=1e-6, atol=1e-8,
+                        causes: Mapping[str, str] | None = None, hint: str = "") -> None:
+    """Compare a scalar result (Python number or 0-dim tensor) with ``expected``; ``causes`` and
+    ``hint`` as in ``assert_tensor_close``."""
     found = as_float(actual, name=name)
     if not np.isfinite(found) and np.isfinite(expected):
-        raise CheckFailure(f"{name} is {found}, but a finite value {expected:.6g} was expected.")
+        kind = nonfinite_kind(found)
+        cause = (causes or {}).get(kind) or NONFINITE_MEANING[kind] + "."
+        raise CheckFailure(f"{name} is {found}, but a finite value {expected:.6g} was expected. {cause}")
     try:
         np.testing.assert_allclose(found, expected, rtol=rtol, atol=atol)
     except AssertionError:
         raise CheckFailure(
             f"{name} is {found:.6g}, but {expected:.6g} was expected "
-            f"(off by {abs(found - expected):.3g}; rtol={rtol:g}, atol={atol:g})."
+            f"(off by {abs(found - expected):.3g}; rtol={rtol:g}, atol={atol:g}). {hint}".rstrip()
         ) from None
     _observe(np.array(found), np.array(expected, dtype=np.float64), rtol, atol)
 
@@ -455,10 +497,14 @@ def check_against_solution(
     only: Callable[[str], bool] | None = None,
     helpers: Mapping[str, Callable] | None = None,
     path: str | Path = EXPECTED_FILE,
+    causes: Mapping[str, str] | None = None,
+    hint: str = "",
 ) -> int:
     """Call ``fn`` on the recorded cases whose names pass ``only`` and compare with the solution.
 
     Returns the number of cases checked; fails with the case name and the first difference.
+    ``causes`` explains a nan, inf or -inf found where the solution is finite (keyed by that
+    kind), ``hint`` ends the message when values differ (see ``assert_tensor_close``).
     """
     checked = 0
     for case, _, label, actual in replay(fn, fn_name, only=only, helpers=helpers, path=path):
@@ -466,9 +512,9 @@ def check_against_solution(
         if expected is UNKNOWN:
             pass
         elif isinstance(expected, torch.Tensor):
-            assert_tensor_close(actual, expected, name=label)
+            assert_tensor_close(actual, expected, name=label, causes=causes, hint=hint)
         else:
-            assert_scalar_close(actual, float(expected), name=label)
+            assert_scalar_close(actual, float(expected), name=label, causes=causes, hint=hint)
         checked += 1
     if checked == 0:
         raise CheckFailure(f"No recorded cases of {fn_name} matched; the autograder is misconfigured.")
@@ -554,7 +600,7 @@ def assert_finite_like_solution(
     fn: Callable,
     fn_name: str,
     *,
-    hint: str,
+    hint: str | Mapping[str, str],
     only: Callable[[str], bool] | None = None,
     helpers: Mapping[str, Callable] | None = None,
     path: str | Path = EXPECTED_FILE,
@@ -562,7 +608,8 @@ def assert_finite_like_solution(
     """Fail, with ``hint``, where ``fn`` gives nan or inf on a recorded case whose solution value is finite.
 
     Meant to run before ``check_against_solution`` in stability tests, so that the feedback explains the
-    overflow in the terms of the question instead of only reporting a wrong value.
+    overflow in the terms of the question instead of only reporting a wrong value. ``hint`` may map
+    'nan', 'inf' and '-inf' to different explanations, by the kind of the first bad value.
     """
     checked = 0
     for case, _, label, actual in replay(fn, fn_name, only=only, helpers=helpers, path=path):
@@ -576,9 +623,12 @@ def assert_finite_like_solution(
         bad = ~torch.isfinite(actual) & torch.isfinite(expected)
         if bool(bad.any()):
             index = tuple(int(i) for i in bad.nonzero()[0]) if actual.ndim else ()
+            found = actual[index].item()
+            why = hint if isinstance(hint, str) else hint.get(nonfinite_kind(found)) or \
+                NONFINITE_MEANING[nonfinite_kind(found)] + "."
             raise CheckFailure(
                 f"{label} contains {int(bad.sum())} nan or inf value(s) where the reference is finite; at index "
-                f"{index} the reference gives {expected[index].item():.6g} and yours {actual[index].item()}. {hint}"
+                f"{index} the reference gives {expected[index].item():.6g} and yours {found}. {why}"
             )
         checked += 1
     return checked
@@ -791,6 +841,17 @@ def input_gradient(fn: Callable, x: torch.Tensor) -> torch.Tensor | None:
     return _observation(f"gradient of {getattr(fn, '__name__', 'the function')}", compute)
 
 
+def assert_input_gradient(fn: Callable, x: torch.Tensor, expected: torch.Tensor, *, name: str,
+                          causes: Mapping[str, str] | None = None, hint: str = "") -> None:
+    """The gradient of ``fn(x).sum()`` with respect to ``x`` (see ``input_gradient``) equals
+    ``expected``; ``causes`` and ``hint`` as in ``assert_tensor_close``."""
+    grad = input_gradient(fn, x)
+    if grad is None:
+        raise CheckFailure(f"No gradient flows back from {name} to its input: something in it detaches the "
+                           "computation (.detach(), .item(), torch.no_grad() or a NumPy round trip).")
+    assert_tensor_close(grad, expected, name=f"the gradient of {name}", causes=causes, hint=hint)
+
+
 def finite_difference_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
                                eps: float = 1e-6) -> torch.Tensor:
     """Central finite differences of the scalar function ``f`` at ``x`` (use float64)."""
@@ -1001,8 +1062,10 @@ def check_get_device(get_device: Callable, env_var: str = "GRADING_DEVICE") -> N
                 raise CheckFailure(f"With {setting}, get_device() should return a torch.device, "
                                    f"but it returned {describe(got)}.")
             if got.type != want:
+                why = (f"when {env_var} is set, return that device (read it with os.environ.get at every call)"
+                       if value else "without the variable, choose CUDA exactly when torch.cuda.is_available()")
                 raise CheckFailure(f"With {setting}, get_device() should return the '{want}' device, "
-                                   f"but it returned '{got}'.")
+                                   f"but it returned '{got}': {why}.")
     finally:
         torch.cuda.is_available = real_is_available
         if saved is None:
@@ -1036,7 +1099,8 @@ def check_make_loaders(make_loaders: Callable) -> None:
     flat = [i for b in train_a for i in b]
     if [len(b) for b in train_a] != [5, 5, 5, 5, 3]:
         raise CheckFailure("With 23 training samples and batch_size=5 the train loader should give batches "
-                           f"of sizes [5, 5, 5, 5, 3], but it gave {[len(b) for b in train_a]}.")
+                           f"of sizes [5, 5, 5, 5, 3], but it gave {[len(b) for b in train_a]}: keep the last, smaller "
+                           "batch (no drop_last=True).")
     if sorted(flat) != list(range(23)):
         raise CheckFailure("One pass of the train loader should visit every training sample exactly once, "
                            f"but it visited {sorted(flat)}.")
@@ -1052,7 +1116,7 @@ def check_make_loaders(make_loaders: Callable) -> None:
                            "seed the generator with the `seed` argument.")
     if test_a != [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10]]:
         raise CheckFailure("The test loader should return the 11 test samples in order in batches of 5, "
-                           f"but it returned {test_a}.")
+                           f"but it returned {test_a}: do not shuffle the test loader (shuffle=False).")
 
 
 def check_classifier(model: Any, *, name: str, sizes: tuple[int, ...]) -> None:
@@ -1096,9 +1160,11 @@ def check_classifier(model: Any, *, name: str, sizes: tuple[int, ...]) -> None:
 
 
 def assert_min_accuracy(model: Any, images: torch.Tensor, labels: torch.Tensor, *, name: str,
-                        threshold: float, n_params: int | None = None, batch_size: int = 1000) -> float:
+                        threshold: float, n_params: int | None = None, batch_size: int = 1000,
+                        split: str = "test", hint: str = "") -> float:
     """Evaluate ``model`` itself on ``images`` (in eval mode, without autograd, on its own device)
-    and fail below ``threshold``; returns the accuracy. The model's mode is restored."""
+    and fail below ``threshold``; returns the accuracy. The model's mode is restored. ``split``
+    names the images in the message ('test', 'validation'); ``hint`` ends it."""
     if model is None:
         raise CheckFailure(f"{name} is None, but a trained nn.Module was expected; run the training cell.")
     if not isinstance(model, torch.nn.Module):
@@ -1126,8 +1192,8 @@ def assert_min_accuracy(model: Any, images: torch.Tensor, labels: torch.Tensor, 
         model.train(was_training)
     accuracy = correct / len(images)
     if accuracy < threshold:
-        raise CheckFailure(f"{name} reaches a test accuracy of {accuracy:.4f} on the {len(images):,} test images, "
-                           f"but at least {threshold:.2f} is required.")
+        raise CheckFailure(f"{name} reaches a {split} accuracy of {accuracy:.4f} on the {len(images):,} {split} images, "
+                           f"but at least {threshold:.2f} is required. {hint}".rstrip())
     return accuracy
 
 
@@ -1248,6 +1314,36 @@ def probe_evaluate(evaluate: Callable, features: torch.Tensor, labels: torch.Ten
             **_model_state(model)}
 
 
+def observe(label: str, run: Callable[[], Any]) -> Any:
+    """Run a probe where the student's code runs (sealed grading logs its dict of tensors there and
+    hands it back in replay), turning an exception of the student's code into a sentence."""
+    try:
+        return _observation(label, run)
+    except CheckFailure:
+        raise
+    except Exception as exc:  # the student's code raised: report it as a sentence
+        raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+
+
+def probe_leftover_gradients(train_one_epoch: Callable, features: torch.Tensor, labels: torch.Tensor,
+                             seed: int, batch_size: int) -> dict[str, torch.Tensor]:
+    """Run ``train_one_epoch`` with ``lr=0`` (the parameters never move) on a tiny linear model, and
+    report what its parameters' ``.grad`` hold afterwards (zeros for None) next to the gradient of
+    the last batch alone, under keys ``"left in <name>.grad"`` and ``"last batch <name>"``."""
+    device = probe_device()
+    model = tiny_classifier("linear", seed).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    train_one_epoch(model, tiny_loader(features, labels, batch_size), torch.nn.CrossEntropyLoss(), optimizer, device)
+    reference = tiny_classifier("linear", seed).to(device)
+    start = (len(features) - 1) // batch_size * batch_size
+    torch.nn.functional.cross_entropy(reference(features[start:].to(device)), labels[start:].to(device)).backward()
+    result = {}
+    for (name, p), q in zip(model.named_parameters(), reference.parameters()):
+        result[f"left in {name}.grad"] = (torch.zeros_like(p) if p.grad is None else p.grad).detach().cpu().clone()
+        result[f"last batch {name}"] = q.grad.detach().cpu().clone()
+    return result
+
+
 HISTORY_KEYS = ("train_loss", "train_acc", "test_acc")
 
 
@@ -1320,3 +1416,74 @@ def check_probe(run: Callable, record_name: str, *, label: str, keys: Callable[[
     if checked == 0:
         raise CheckFailure(f"No recorded cases of {record_name} matched; the autograder is misconfigured.")
     return checked
+
+
+# ==============================================================================
+# tasks.py: Checks that a table of loss choices (assignment 04's ``loss_table``) holds together, without the
+# ==============================================================================
+#: The activation each logit loss applies internally (the one to use at inference time).
+INTERNAL_ACTIVATION = {"BCEWithLogitsLoss": "sigmoid", "CrossEntropyLoss": "softmax"}
+
+_SIZES = {"B": 4, "C": 3}
+
+
+def _shape(entry: Any, *, name: str) -> tuple[int, ...]:
+    if not isinstance(entry, (tuple, list)) or not all(isinstance(d, (str, int)) for d in entry):
+        raise CheckFailure(f"{name} should be a tuple such as ('B', 1), but it is {describe(entry)}.")
+    try:
+        return tuple(_SIZES[d.strip().upper()] if isinstance(d, str) else int(d) for d in entry)
+    except KeyError:
+        raise CheckFailure(f"{name} should use the letters 'B' and 'C' and numbers, but it is {tuple(entry)}.") from None
+
+
+def _criterion_class(entry: Any, *, name: str) -> type:
+    found = entry.__name__ if isinstance(entry, type) else entry
+    loss = getattr(torch.nn, found, None) if isinstance(found, str) else None
+    if not (isinstance(loss, type) and issubclass(loss, torch.nn.Module) and found.endswith("Loss")):
+        raise CheckFailure(f"{name} should name a torch.nn loss class such as 'MSELoss', but it is {describe(entry)}.")
+    return loss
+
+
+def _targets(shape: tuple[int, ...], dtype: torch.dtype, classes: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    if dtype.is_floating_point:
+        return torch.randint(0, 2, shape, generator=g).to(dtype)
+    return torch.randint(0, classes, shape, generator=g).to(dtype)
+
+
+def assert_loss_table_consistent(table: dict, task: str) -> None:
+    """The row ``table[task]`` works as written: its criterion accepts the model's raw logits (shape
+    ``output_shape``, B = 4, C = 3) with targets of ``target_shape`` and ``target_dtype``, without
+    broadcasting and with a loss that is positive, and its activation is the criterion's own."""
+    row = table[task]
+    where = f"loss_table()[{task!r}]"
+    output_shape = _shape(row["output_shape"], name=f"{where}['output_shape']")
+    target_shape = _shape(row["target_shape"], name=f"{where}['target_shape']")
+    dtype = row["target_dtype"]
+    if not isinstance(dtype, torch.dtype):
+        raise CheckFailure(f"{where}['target_dtype'] should be a torch.dtype such as torch.float32, but it is {describe(dtype)}.")
+    loss_class = _criterion_class(row["criterion"], name=f"{where}['criterion']")
+    logits = torch.full(output_shape, 3.0)  # raw logits: positive, and outside [0, 1]
+    logits[..., 0] = -2.0
+    targets = _targets(target_shape, dtype, output_shape[-1])
+    setting = (f"{loss_class.__name__} on raw logits of shape {output_shape} (the model has no activation at the end) "
+               f"with {str(dtype).replace('torch.', '')} targets of shape {target_shape}")
+    try:
+        loss = loss_class()(logits, targets)
+    except Exception as exc:
+        raise CheckFailure(f"{where} does not work as written: {setting} raises {type(exc).__name__}: "
+                           f"{str(exc)[:200]}") from None
+    if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+        raise CheckFailure(f"{where}: {setting} should give one number, but gives {describe(loss)}.")
+    if not bool(torch.isfinite(loss)) or loss.item() < 0:
+        raise CheckFailure(f"{where}: {setting} gives {loss.item():.4g}, but a cross-entropy is positive: this loss "
+                           "expects log-probabilities or probabilities, not logits.")
+    if target_shape != output_shape and loss_class.__name__ != "CrossEntropyLoss":
+        raise CheckFailure(f"{where}: {loss_class.__name__} compares the output and the targets element by element, so "
+                           f"the target shape {tuple(row['target_shape'])} must be the output shape "
+                           f"{tuple(row['output_shape'])}.")
+    wanted = INTERNAL_ACTIVATION.get(loss_class.__name__)
+    found = str(row["activation"]).strip().lower()
+    if wanted is not None and found != wanted:
+        raise CheckFailure(f"{where}['activation'] is {row['activation']!r}, but {loss_class.__name__} applies a {wanted} "
+                           f"to the logits itself, so the probabilities at inference time come from a {wanted} too.")

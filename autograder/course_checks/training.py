@@ -202,8 +202,10 @@ def check_get_device(get_device: Callable, env_var: str = "GRADING_DEVICE") -> N
                 raise CheckFailure(f"With {setting}, get_device() should return a torch.device, "
                                    f"but it returned {describe(got)}.")
             if got.type != want:
+                why = (f"when {env_var} is set, return that device (read it with os.environ.get at every call)"
+                       if value else "without the variable, choose CUDA exactly when torch.cuda.is_available()")
                 raise CheckFailure(f"With {setting}, get_device() should return the '{want}' device, "
-                                   f"but it returned '{got}'.")
+                                   f"but it returned '{got}': {why}.")
     finally:
         torch.cuda.is_available = real_is_available
         if saved is None:
@@ -237,7 +239,8 @@ def check_make_loaders(make_loaders: Callable) -> None:
     flat = [i for b in train_a for i in b]
     if [len(b) for b in train_a] != [5, 5, 5, 5, 3]:
         raise CheckFailure("With 23 training samples and batch_size=5 the train loader should give batches "
-                           f"of sizes [5, 5, 5, 5, 3], but it gave {[len(b) for b in train_a]}.")
+                           f"of sizes [5, 5, 5, 5, 3], but it gave {[len(b) for b in train_a]}: keep the last, smaller "
+                           "batch (no drop_last=True).")
     if sorted(flat) != list(range(23)):
         raise CheckFailure("One pass of the train loader should visit every training sample exactly once, "
                            f"but it visited {sorted(flat)}.")
@@ -253,7 +256,7 @@ def check_make_loaders(make_loaders: Callable) -> None:
                            "seed the generator with the `seed` argument.")
     if test_a != [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10]]:
         raise CheckFailure("The test loader should return the 11 test samples in order in batches of 5, "
-                           f"but it returned {test_a}.")
+                           f"but it returned {test_a}: do not shuffle the test loader (shuffle=False).")
 
 
 def check_classifier(model: Any, *, name: str, sizes: tuple[int, ...]) -> None:
@@ -297,9 +300,11 @@ def check_classifier(model: Any, *, name: str, sizes: tuple[int, ...]) -> None:
 
 
 def assert_min_accuracy(model: Any, images: torch.Tensor, labels: torch.Tensor, *, name: str,
-                        threshold: float, n_params: int | None = None, batch_size: int = 1000) -> float:
+                        threshold: float, n_params: int | None = None, batch_size: int = 1000,
+                        split: str = "test", hint: str = "") -> float:
     """Evaluate ``model`` itself on ``images`` (in eval mode, without autograd, on its own device)
-    and fail below ``threshold``; returns the accuracy. The model's mode is restored."""
+    and fail below ``threshold``; returns the accuracy. The model's mode is restored. ``split``
+    names the images in the message ('test', 'validation'); ``hint`` ends it."""
     if model is None:
         raise CheckFailure(f"{name} is None, but a trained nn.Module was expected; run the training cell.")
     if not isinstance(model, torch.nn.Module):
@@ -327,6 +332,6 @@ def assert_min_accuracy(model: Any, images: torch.Tensor, labels: torch.Tensor, 
         model.train(was_training)
     accuracy = correct / len(images)
     if accuracy < threshold:
-        raise CheckFailure(f"{name} reaches a test accuracy of {accuracy:.4f} on the {len(images):,} test images, "
-                           f"but at least {threshold:.2f} is required.")
+        raise CheckFailure(f"{name} reaches a {split} accuracy of {accuracy:.4f} on the {len(images):,} {split} images, "
+                           f"but at least {threshold:.2f} is required. {hint}".rstrip())
     return accuracy
