@@ -174,6 +174,7 @@ def cmd_strength(args) -> int:
         reports.append(strength.run(a, notebook_level=not args.functions_only,
                                     progress=lambda line: print(line, file=sys.stderr, flush=True)))
     print(strength.table(reports))
+    print(strength.public_table(reports))
     return 0 if all(r.perfect for r in reports) else 1
 
 

@@ -11,15 +11,21 @@ Each assignment's ``solutions/<id>/mutants.py`` lists
   means they are wrong and must lose points there;
 * ``VARIANTS = {name: {function: replacement source}}``: other correct implementations;
 * optionally ``NOTEBOOK_BUGS = {name: (question, {old text: new text})}`` for mistakes outside a
-  function (a training cell, say), graded as whole notebooks.
+  function (a training cell, say), graded as whole notebooks;
+* ``CAUSES = {bug name: words}``: for every bug, a word or a tuple of words (case-insensitive, all
+  required) that its feedback must contain, naming the bug's actual cause.
 
 Every function-level case is graded twice (``strength_paths``): through the sealed path that grades
 students (record, log, ``torch.load(weights_only=True)``, replay, ``verdict.judge``) and through
 Otter's own runner (Gradescope's path). A bug is *caught* when its question loses points against the
 solution graded the same way, no other question changes, and the failure text, not counting the
-quoted test line, names a function it broke. A variant is *accepted* when every question keeps its
+quoted test line, names a function it broke and contains the bug's ``CAUSES`` words. A variant is *accepted* when every question keeps its
 score. Passing comparisons of variants record |error| / tolerance (and, for training checks, the
 share of the statistical margin used).
+
+For every bug the suite also notes whether the *public* checks alone catch it (a public test case
+of its question fails that passes for the solution): that is what a student sees with
+``grader.check`` before submitting. ``public_table`` sums it up per question.
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ class CaseResult:
     kind: str  # one of KINDS
     ok: dict[str, bool]  # grader -> verdict
     detail: dict[str, str]
+    question: str = ""
+    public: bool | None = None  # bugs: a public test of its question fails (None: not judged)
 
     @property
     def perfect(self) -> bool:
@@ -111,9 +119,10 @@ def explanation(failures: str) -> str:
 
 
 def judge_bug(question: str, functions: list[str], scores: Scores, baseline: Scores,
-              exact: frozenset[str] | None = None) -> tuple[bool, str]:
+              exact: frozenset[str] | None = None, cause: str | tuple[str, ...] | None = ()) -> tuple[bool, str]:
     """Caught = its question lost points (exactly the tests ``exact``, when given), others kept their
-    baseline, and the explanation names one of ``functions``."""
+    baseline, and the explanation names one of ``functions`` and contains every word of ``cause``
+    (None: the catalogue lists no cause for this bug)."""
     if question not in scores:
         return False, f"unknown question {question}"
     mine, base = scores[question], baseline[question]
@@ -123,7 +132,10 @@ def judge_bug(question: str, functions: list[str], scores: Scores, baseline: Sco
     changed = [q for q in scores if q != question and scores[q].score != baseline[q].score]
     named = not functions or any(f in explanation(mine.failures) for f in functions)
     lost = mine.failed - base.failed
-    ok = mine.score < base.score and not changed and named and (exact is None or lost == exact)
+    words = (cause,) if isinstance(cause, str) else tuple(cause or ())
+    missing = [w for w in words if w.lower() not in explanation(mine.failures).lower()]
+    ok = (mine.score < base.score and not changed and named and (exact is None or lost == exact)
+          and not missing and cause is not None)
     detail = f"{question}: {mine.score:g}/{mine.possible:g}"
     if exact is not None and lost != exact:
         detail += f"; failed {sorted(lost)}, expected exactly {sorted(exact)}"
@@ -131,7 +143,18 @@ def judge_bug(question: str, functions: list[str], scores: Scores, baseline: Sco
         detail += f"; also changed {', '.join(changed)}"
     if not named:
         detail += f"; feedback does not name {', '.join(functions)}"
+    if cause is None:
+        detail += "; CAUSES lists no cause for it"
+    elif missing:
+        detail += f"; feedback does not name the cause ({', '.join(repr(w) for w in missing)})"
     return ok, detail
+
+
+def caught_in_public(question: str, scores: Scores, baseline: Scores) -> bool | None:
+    """Whether a public test of ``question`` fails that passes for the solution (None: unknown question)."""
+    if question not in scores or question not in baseline:
+        return None
+    return bool(scores[question].public_failed - baseline[question].public_failed)
 
 
 def judge_variant(scores: Scores, baseline: Scores) -> tuple[bool, str]:
@@ -161,12 +184,13 @@ def run(a: Assignment, *, notebook_level: bool = True, progress=None) -> Strengt
     solution = notebooks.read(a.solution_notebook)
     report = StrengthReport(a.id)
     audit = Audit()
+    causes = getattr(catalogue, "CAUSES", {})
     with tempfile.TemporaryDirectory(prefix=f"strength-{a.id}-") as tmp:
         graders = paths(a, Path(tmp) / "zip")
         baselines = {g.name: g.grade(solution) for g in graders}
         for kind, name, question, replacements in _cases(catalogue):
             nb = _mutate(solution, replacements)
-            result = CaseResult(name, kind, {}, {})
+            result = CaseResult(name, kind, {}, {}, question or "")
             right = kind == "variant" or (kind == "seed code" and question is None)
             for g in graders:
                 with warnings.catch_warnings():  # the catalogue's NumPy ports warn about overflow and wrapping
@@ -177,13 +201,16 @@ def run(a: Assignment, *, notebook_level: bool = True, progress=None) -> Strengt
                     ok, detail = judge_variant(scores, base)
                 else:
                     exact = _no_library_tests(base[question]) if kind == "evasion" and question in base else None
-                    ok, detail = judge_bug(question, list(replacements), scores, base, exact)
+                    ok, detail = judge_bug(question, list(replacements), scores, base, exact,
+                                           causes.get(name) if kind == "bug" else ())
+                    if kind == "bug" and g.name == "sealed":
+                        result.public = caught_in_public(question, scores, base)
                 result.ok[g.name], result.detail[g.name] = ok, detail
             report.cases.append(result)
             if progress:
                 progress(f"{a.id} {kind} '{name}': " + ", ".join(f"{g} {'ok' if v else 'FAILED'}" for g, v in result.ok.items()))
         if notebook_level:
-            report.cases += _notebook_bugs(a, catalogue, solution, baselines["sealed"], Path(tmp))
+            report.cases += _notebook_bugs(a, catalogue, solution, baselines["sealed"], Path(tmp), causes)
     report.max_error_ratio = max(audit.ratios, default=0.0)
     if audit.margins:
         report.margin_worst, report.max_margin_used = max(audit.margins, key=lambda m: m[1])
@@ -191,7 +218,8 @@ def run(a: Assignment, *, notebook_level: bool = True, progress=None) -> Strengt
     return report
 
 
-def _notebook_bugs(a: Assignment, catalogue, solution, baseline: Scores, tmp: Path) -> list[CaseResult]:
+def _notebook_bugs(a: Assignment, catalogue, solution, baseline: Scores, tmp: Path,
+                   causes: dict) -> list[CaseResult]:
     """Whole-notebook bugs: graded by the real grader (sandboxed kernel, sealed) and by ``otter run``."""
     from .grading import batch
     from .strength_paths import scores_of
@@ -201,19 +229,20 @@ def _notebook_bugs(a: Assignment, catalogue, solution, baseline: Scores, tmp: Pa
     for name, (question, edits) in getattr(catalogue, "NOTEBOOK_BUGS", {}).items():
         path = tmp / f"notebook-bug-{len(out)}.ipynb"
         notebooks.write(_replace_text(solution, edits), path)
-        result = CaseResult(name, "bug", {}, {})
+        result = CaseResult(name, "bug", {}, {}, question)
         outcome = batch.grade_one(a, path, path.name, tmp / path.stem, timeout=600, threads=2)
         if outcome.results.has_catastrophic_failure():
             result.ok["sealed"], result.detail["sealed"] = False, outcome.status
         else:
             scores = scores_of(outcome.results.results.values())
-            result.ok["sealed"], result.detail["sealed"] = judge_bug(question, [], scores, full)
-        result.ok["otter"], result.detail["otter"] = _otter_run(a, path, question, full)
+            result.ok["sealed"], result.detail["sealed"] = judge_bug(question, [], scores, full, None, causes.get(name))
+            result.public = caught_in_public(question, scores, full)
+        result.ok["otter"], result.detail["otter"] = _otter_run(a, path, question, full, causes.get(name))
         out.append(result)
     return out
 
 
-def _otter_run(a: Assignment, path: Path, question: str, full: Scores) -> tuple[bool, str]:
+def _otter_run(a: Assignment, path: Path, question: str, full: Scores, cause) -> tuple[bool, str]:
     import contextlib
     import io
 
@@ -225,7 +254,7 @@ def _otter_run(a: Assignment, path: Path, question: str, full: Scores) -> tuple[
         results = otter_run(str(path), autograder=str(a.autograder_zip), output_dir=None, no_logo=True)
     if results.has_catastrophic_failure():
         return False, f"otter run failed: {results.catastrophic_error}"
-    return judge_bug(question, [], scores_of(results.results.values()), full)
+    return judge_bug(question, [], scores_of(results.results.values()), full, None, cause)
 
 
 def table(reports: list[StrengthReport]) -> str:
@@ -247,4 +276,34 @@ def table(reports: list[StrengthReport]) -> str:
             for grader, ok in c.ok.items():
                 if not ok:
                     lines.append(f"  {r.assignment} {c.kind} '{c.name}' [{grader}]: {c.detail[grader]}")
+    return "\n".join(lines)
+
+
+def public_counts(reports: list[StrengthReport]) -> dict[tuple[str, str], tuple[int, int]]:
+    """(assignment, question) -> (bugs a public check catches, bugs catalogued)."""
+    counts: dict[tuple[str, str], list[int]] = {}
+    for r in reports:
+        for c in r.cases:
+            if c.kind == "bug" and c.public is not None:
+                entry = counts.setdefault((r.assignment, c.question), [0, 0])
+                entry[0] += c.public
+                entry[1] += 1
+    return {k: (v[0], v[1]) for k, v in counts.items()}
+
+
+def public_table(reports: list[StrengthReport]) -> str:
+    """Per question: how many catalogued bugs fail a public check, and which ones do not."""
+    counts = public_counts(reports)
+    lines = ["bugs caught by the public checks alone (grader.check, before submitting):"]
+    for r in reports:
+        questions = sorted({q for a, q in counts if a == r.assignment}, key=lambda q: (len(q), q))
+        cells = [f"{q} {counts[r.assignment, q][0]}/{counts[r.assignment, q][1]}" for q in questions]
+        caught = sum(counts[r.assignment, q][0] for q in questions)
+        total = sum(counts[r.assignment, q][1] for q in questions)
+        lines.append(f"  {r.assignment}: {caught}/{total}  ({', '.join(cells)})")
+        lines += [f"    not public: {c.question} '{c.name}'" for c in r.cases if c.kind == "bug" and c.public is False]
+    caught = sum(c for c, _ in counts.values())
+    total = sum(t for _, t in counts.values())
+    if total:
+        lines.append(f"  all: {caught}/{total} = {caught / total:.0%}")
     return "\n".join(lines)

@@ -38,6 +38,7 @@ class Question:
     failed: frozenset[str]
     points: dict[str, float]
     tests: dict[str, str]  # test case name ("q1 - 4") -> its test function ("test_softmax_no_library_calls")
+    public_failed: frozenset[str] = frozenset()  # the failing test cases a student sees (not hidden)
 
 
 Scores = dict[str, Question]
@@ -52,7 +53,8 @@ def scores_of(test_files) -> Scores:
             score=tf.score, possible=tf.possible, failures="\n".join(r.message for r in failing),
             failed=frozenset(r.test_case.name for r in failing),
             points={tc.name: float(tc.points) for tc in tf.test_cases},
-            tests={tc.name: getattr(getattr(tc.body, "test_func", None), "__name__", "") for tc in tf.test_cases})
+            tests={tc.name: getattr(getattr(tc.body, "test_func", None), "__name__", "") for tc in tf.test_cases},
+            public_failed=frozenset(r.test_case.name for r in failing if not r.test_case.hidden))
     return out
 
 

@@ -44,7 +44,28 @@ class TestAssertTensorClose:
     def test_nan_is_named_with_its_index(self):
         bad = self.expected.clone()
         bad[1, 0] = math.nan
-        fails_with(lambda: cc.assert_tensor_close(bad, self.expected, name="p"), "nan", "(1, 0)", "maximum")
+        fails_with(lambda: cc.assert_tensor_close(bad, self.expected, name="p"), "found nan", "(1, 0)", "inf / inf")
+
+    def test_the_cause_follows_the_kind_of_value_found(self):
+        """-inf is not an overflow: the sentence names what was found and the cause the test gives."""
+        bad = self.expected.clone()
+        bad[0, 1] = -math.inf
+        causes = {"nan": "overflow", "-inf": "stay in log space"}
+        message = str(pytest.raises(cc.CheckFailure, cc.assert_tensor_close, bad, self.expected, name="p",
+                                    causes=causes).value)
+        assert "found -inf" in message and "stay in log space" in message and "overflow" not in message
+        bad[0, 1] = math.inf
+        fails_with(lambda: cc.assert_tensor_close(bad, self.expected, name="p", causes=causes), "found inf",
+                   "minus the log of 0")
+        fails_with(lambda: cc.assert_scalar_close(float("-inf"), 1.0, name="loss", causes=causes), "stay in log space")
+
+    def test_a_hint_ends_a_wrong_value_and_explain_errors_names_what_raised(self):
+        fails_with(lambda: cc.assert_tensor_close(self.expected + 1, self.expected, name="p", hint="Use dim=1."),
+                   "off by more than the tolerance", "Use dim=1.")
+        with pytest.raises(cc.CheckFailure) as info:
+            with cc.explain_errors("softmax of a (4, 3) tensor", "Keep the dimension."):
+                torch.zeros(4, 3) / torch.zeros(4)
+        assert "softmax of a (4, 3) tensor raised RuntimeError" in str(info.value) and "Keep the dimension." in str(info.value)
 
     def test_values_report_largest_difference(self):
         bad = self.expected.clone()

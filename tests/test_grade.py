@@ -92,6 +92,18 @@ def test_feedback_names_every_test_and_says_why(demo_batch):
     assert "returned None" in blank and "AssertionError\n" not in blank
 
 
+def test_feedback_is_for_the_student_and_the_verdict_sources_go_to_the_instructor_log(demo_batch):
+    _, made, outcomes, _, out = demo_batch
+    for d in made:
+        text = (out / "feedback" / feedback.file_name(d.path.name)).read_text()
+        assert "Error at line" not in text and "check_against_solution" not in text, text
+        assert "Where the verdicts came from" not in text and "sealed" not in text
+    log = (out / feedback.INSTRUCTOR_LOG).read_text().splitlines()
+    assert sorted(line.split("\t")[0] for line in log) == sorted(d.path.name for d in made)
+    assert all("verdicts: " in line for line in log)
+    assert any("sealed" in line for line in log)
+
+
 def _processes_mentioning(text: str) -> list[str]:
     return [" ".join(p.info["cmdline"]) for p in psutil.process_iter(["cmdline"])
             if text in " ".join(p.info["cmdline"] or [])]

@@ -58,11 +58,11 @@ EXPECTED: dict[str, tuple[float | None, tuple[str, ...]]] = {
     "infinite_loop_q4": (FULL, ("timed out after 10 s",)),
     "sleep_forever": (FULL, ("timed out after 10 s",)),
     "memory_bomb": (FULL, ("Completed",)),
-    "fork_bomb": (FULL, ("(in q7) went over the sandbox's limits",)),
+    "fork_bomb": (FULL, ("q7, the cell starting", "went over the sandbox's limits")),
     "sys_exit": (FULL, ("Completed",)),
-    "os_exit": (FULL, ("(in q5) stopped the kernel",)),
-    "kill_kernel": (FULL, ("(in q6) stopped the kernel",)),
-    "segfault": (FULL, ("(in q2) stopped the kernel",)),
+    "os_exit": (FULL, ("q5, the cell starting", "stopped the kernel")),
+    "kill_kernel": (FULL, ("q6, the cell starting", "stopped the kernel")),
+    "segfault": (FULL, ("q2, the cell starting", "stopped the kernel")),
     "print_flood": (FULL, ("output over",)),
     "write_outside": (FULL, ("Completed",)),
     "network": (FULL, ("Completed",)),
@@ -322,8 +322,9 @@ def test_sandbox_blocks_network_hidden_files_and_writes(catalogue):
 
 def test_timeouts_name_the_cell_and_keep_other_questions(catalogue):
     by_case = catalogue.by_case
-    assert "(in q4) timed out" in by_case["infinite_loop_q4"].status
-    assert "(in q1) timed out" in by_case["sleep_forever"].status
+    assert 'q4, the cell starting "while True' in by_case["infinite_loop_q4"].status
+    assert "timed out" in by_case["infinite_loop_q4"].status
+    assert "q1, the cell starting" in by_case["sleep_forever"].status
 
 
 def test_grading_the_same_batch_three_times_gives_identical_csvs(a1, catalogue, tmp_path):

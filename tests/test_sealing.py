@@ -259,3 +259,13 @@ def test_both_sides_of_the_sealing_protocol_agree():
         assert getattr(shipped, name) == getattr(sealing, name)
     public = lambda m: {n for n, v in vars(m).items() if not n.startswith("_") and not isinstance(v, types.ModuleType)}
     assert public(shipped) - {"annotations"} >= public(course_checks) - {"MODULES"}
+def test_failure_messages_show_the_checks_sentence_without_test_lines():
+    source = "def test(f):\n    assert f() == 1, 'f() should be 1, but it is 2.'\n"
+    try:
+        exec(compile(source + "test(lambda: 2)\n", "tests/q1.py", "exec"), {})
+    except AssertionError as exc:
+        message = seal.failure_message(exc, source, "tests/q1.py", "q1")
+    assert message == "❌ Test case failed\nf() should be 1, but it is 2."
+    message = seal.failure_message(ValueError("shapes (3,) and (4,) differ"), source, "tests/q1.py", "q1")
+    assert message == "❌ Test case failed\nValueError: shapes (3,) and (4,) differ"
+    assert "line" not in message and "assert f()" not in message

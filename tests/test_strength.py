@@ -9,6 +9,7 @@ from autograder.assignments import all_assignments
 from leaks import find_leaks, student_texts
 
 MIN_BUGS, MIN_VARIANTS, MAX_ERROR_RATIO = 12, 6, 0.1
+MIN_PUBLIC_SHARE = 0.7  # of the catalogued bugs, those a public check catches
 ALL = all_assignments()
 
 
@@ -42,16 +43,44 @@ def test_the_quoted_test_line_does_not_count_as_naming_the_function():
     assert "off by 0.5" in strength.explanation(failure)
 
 
+@pytest.mark.parametrize("a", ALL, ids=[a.id for a in ALL])
+def test_every_bug_lists_the_cause_its_feedback_must_name(a):
+    catalogue = strength.load_catalogue(a)
+    bugs = set(catalogue.BUGS) | set(getattr(catalogue, "NOTEBOOK_BUGS", {}))
+    causes = getattr(catalogue, "CAUSES", {})
+    assert bugs - set(causes) == set(), f"{a.id}: bugs without a CAUSES entry"
+    assert set(causes) - bugs == set(), f"{a.id}: CAUSES entries for bugs that are not catalogued"
+    assert all(words for words in causes.values())
+
+
+def test_a_bug_whose_feedback_misses_its_cause_is_not_caught():
+    baseline = {"q1": (2.0, 2.0, "", frozenset()), "q2": (1.0, 1.0, "", frozenset())}
+    scores = {"q1": (1.0, 2.0, "softmax of the rows contains nan: subtract each row's maximum", frozenset({"q1 - 1"})),
+              "q2": (1.0, 1.0, "", frozenset())}
+    assert strength.judge_bug("b", "q1", ["softmax"], scores, baseline, "row's maximum").ok
+    missed = strength.judge_bug("b", "q1", ["softmax"], scores, baseline, ("log space",))
+    assert not missed.ok and "'log space'" in missed.detail
+    assert not strength.judge_bug("b", "q1", ["softmax"], scores, baseline, None).ok
+    assert strength.judge_bug("b", "q1", ["softmax"], scores, baseline, "row's maximum").public is True
+
+
 @pytest.mark.slow
 def test_mutation_suite_catches_every_bug_and_accepts_every_variant(built, capsys):
     report = strength.run(built)
     with capsys.disabled():
         print("\n" + strength.table([report]))
+        print(strength.public_table([report]))
         print(f"{built.id}: largest |error| / tolerance over the correct variants: {report.max_error_ratio:.3g}")
     assert report.perfect, strength.table([report])
     assert {g for c in report.cases for g in c.ok} == set(strength.GRADERS), "both graders judge every case"
     assert report.max_error_ratio <= MAX_ERROR_RATIO, "right answers must pass with a 10x margin"
     assert report.max_margin_used < 1, "right answers must stay inside the training margins"
+    # Students see most mistakes before submitting: at least 70% fail a public check, and every
+    # question with catalogued bugs has a public check that one of them fails.
+    counts = strength.public_counts([report])
+    caught, total = sum(c for c, _ in counts.values()), sum(t for _, t in counts.values())
+    assert caught >= MIN_PUBLIC_SHARE * total, strength.public_table([report])
+    assert all(c > 0 for c, _ in counts.values()), strength.public_table([report])
 
 
 def test_student_folder_leaks_nothing(built):

@@ -63,6 +63,12 @@ def test_filled_student_notebook_passes_checks_and_exports(built, tmp_path):
         text = outputs_text(cell)
         assert "passed" in text and "failed" not in text.lower(), f"{notebooks.code_of(cell)} -> {text}"
 
+    export = [c for c in filled.cells if c.cell_type == "code" and "grader.export(" in notebooks.code_of(c)]
+    assert len(export) == 1, "the student notebook has no grader.export() cell"
+    printed = outputs_text(export[0])
+    assert "Kernel is running over TCP" not in printed and "Warning" not in printed, printed
+    assert not [o for o in export[0].get("outputs", []) if o.get("name") == "stderr"], printed
+
     exports = sorted(work.glob("*.zip"))
     assert len(exports) == 1, f"grader.export() should write one zip, found {exports}"
     leaks = find_leaks(built, student_texts(work, exports[0]), solutions=False)

@@ -10,7 +10,7 @@ Resolution order (the first that works wins):
 
 A directory counts if it is a torchvision root (``FashionMNIST/raw/`` holding the four files) or
 holds the four original files directly, gzipped or not; the latter are unpacked into ``data/``.
-This file depends only on the standard library and torchvision, so assignments can ship it.
+This file depends only on the standard library, torch and torchvision, so assignments can ship it.
 """
 
 from __future__ import annotations
@@ -120,3 +120,18 @@ def fashion_mnist(train: bool, transform=None, download: bool = True):
         download=False,
         transform=transform if transform is not None else transforms.ToTensor(),
     )
+
+
+#: How many training images assignment 03 holds out for validation, and the seed that picks them.
+VALIDATION_SIZE = 10_000
+VALIDATION_SEED = 2024
+
+
+def validation_split(n: int = 60_000, size: int = VALIDATION_SIZE, seed: int = VALIDATION_SEED):
+    """(training indices, validation indices): a seeded random split of ``range(n)`` into ``n - size``
+    and ``size`` sorted int64 indices, the same on every machine. Tune on the validation part, keep
+    the test set for the final measurement."""
+    import torch
+
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return order[size:].sort().values, order[:size].sort().values

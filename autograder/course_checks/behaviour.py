@@ -7,7 +7,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
-from .compare import CheckFailure, _observe, assert_tensor_like, tolerances
+from .compare import CheckFailure, _observe, assert_tensor_close, assert_tensor_like, tolerances
 from .sealing import _observation
 
 
@@ -76,6 +76,17 @@ def input_gradient(fn: Callable, x: torch.Tensor) -> torch.Tensor | None:
         fn(leaf).sum().backward()
         return leaf.grad
     return _observation(f"gradient of {getattr(fn, '__name__', 'the function')}", compute)
+
+
+def assert_input_gradient(fn: Callable, x: torch.Tensor, expected: torch.Tensor, *, name: str,
+                          causes: Mapping[str, str] | None = None, hint: str = "") -> None:
+    """The gradient of ``fn(x).sum()`` with respect to ``x`` (see ``input_gradient``) equals
+    ``expected``; ``causes`` and ``hint`` as in ``assert_tensor_close``."""
+    grad = input_gradient(fn, x)
+    if grad is None:
+        raise CheckFailure(f"No gradient flows back from {name} to its input: something in it detaches the "
+                           "computation (.detach(), .item(), torch.no_grad() or a NumPy round trip).")
+    assert_tensor_close(grad, expected, name=f"the gradient of {name}", causes=causes, hint=hint)
 
 
 def finite_difference_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,

@@ -6,7 +6,8 @@ expected and what was found.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+import contextlib
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -55,6 +56,18 @@ class CheckFailure(AssertionError):
     """An assertion whose message is written for the student."""
 
 
+@contextlib.contextmanager
+def explain_errors(what: str, hint: str = "") -> Iterator[None]:
+    """Turn an exception that the student's code raises inside the block into a sentence: what was
+    being done, the exception, and ``hint`` (the usual cause). Failed checks pass through."""
+    try:
+        yield
+    except AssertionError:
+        raise
+    except Exception as exc:
+        raise CheckFailure(f"{what} raised {type(exc).__name__}: {str(exc)[:300]}. {hint}".rstrip()) from None
+
+
 def describe(value: Any) -> str:
     """Describe a value in a few words, e.g. 'a float32 tensor of shape (4, 3)'."""
     if value is None:
@@ -79,8 +92,10 @@ def assert_tensor_like(
     shape: tuple[int, ...] | None = None,
     dtype: torch.dtype | None = None,
     floating: bool = False,
+    hint: str = "",
 ) -> None:
-    """Check that ``actual`` is a tensor with the given shape and dtype (values are not looked at)."""
+    """Check that ``actual`` is a tensor with the given shape and dtype (values are not looked at);
+    ``hint`` ends the message of a wrong shape or dtype."""
     if actual is None:
         raise CheckFailure(
             f"{name} returned None, but a tensor was expected. Did you forget a `return`?"
@@ -91,24 +106,42 @@ def assert_tensor_like(
         raise CheckFailure(f"{name} should return a torch.Tensor, but it returned {describe(actual)}.")
     if shape is not None and tuple(actual.shape) != tuple(shape):
         raise CheckFailure(
-            f"{name} should have shape {tuple(shape)}, but it has shape {tuple(actual.shape)}."
+            f"{name} should have shape {tuple(shape)}, but it has shape {tuple(actual.shape)}. {hint}".rstrip()
         )
     if dtype is not None and actual.dtype != dtype:
-        raise CheckFailure(f"{name} should have dtype {dtype}, but it has dtype {actual.dtype}.")
+        raise CheckFailure(f"{name} should have dtype {dtype}, but it has dtype {actual.dtype}. {hint}".rstrip())
     if floating and not actual.is_floating_point():
-        raise CheckFailure(f"{name} should be a floating-point tensor, but it has dtype {actual.dtype}.")
+        raise CheckFailure(f"{name} should be a floating-point tensor, but it has dtype {actual.dtype}. {hint}".rstrip())
 
 
-def _nonfinite_sentence(name: str, actual: torch.Tensor, expected: torch.Tensor) -> str | None:
+#: What each kind of non-finite value means, when a test knows no more specific cause.
+NONFINITE_MEANING = {
+    "nan": "nan is what inf / inf, inf - inf, 0 / 0 and 0 * inf give",
+    "inf": "inf is an overflow (exp of a large number) or minus the log of 0",
+    "-inf": "-inf is the log of 0 (a value that rounded to 0 before the log) or a subtraction of an overflowed inf",
+}
+
+
+def nonfinite_kind(value: float) -> str:
+    """'nan', 'inf' or '-inf' for a non-finite number."""
+    return "nan" if value != value else ("inf" if value > 0 else "-inf")
+
+
+def _nonfinite_sentence(name: str, actual: torch.Tensor, expected: torch.Tensor,
+                        causes: Mapping[str, str] | None = None) -> str | None:
+    """None when ``actual`` is finite wherever ``expected`` is; else a sentence naming the first bad
+    entry, the kind of value found there and its cause (``causes[kind]``, else what the kind means)."""
     bad = ~torch.isfinite(actual) & torch.isfinite(expected)
     if not bool(bad.any()):
         return None
     index = tuple(int(i) for i in bad.nonzero()[0])
-    kinds = "nan" if bool(torch.isnan(actual).any()) else "inf"
+    found = actual[index].item()
+    kind = nonfinite_kind(found)
+    cause = (causes or {}).get(kind) or NONFINITE_MEANING[kind] + "."
     return (
-        f"{name} contains {int(bad.sum())} non-finite value(s) ({kinds}) where finite values were "
+        f"{name} contains {int(bad.sum())} non-finite value(s) where finite values were "
         f"expected; the first is at index {index}: expected {expected[index].item():.6g}, found "
-        f"{actual[index].item()}. Large inputs overflow exp(): subtract the row maximum first."
+        f"{found}. {cause}"
     )
 
 
@@ -119,11 +152,15 @@ def assert_tensor_close(
     name: str,
     rtol: float | None = None,
     atol: float | None = None,
+    causes: Mapping[str, str] | None = None,
+    hint: str = "",
 ) -> None:
     """Compare ``actual`` with ``expected``: type, shape, dtype, non-finite values, then values.
 
     Values are compared with ``numpy.testing.assert_allclose`` using the tolerances of the
-    expected dtype unless ``rtol``/``atol`` are given.
+    expected dtype unless ``rtol``/``atol`` are given. ``causes`` maps 'nan', 'inf' and '-inf' to
+    the sentence that explains finding one (see ``NONFINITE_MEANING``); ``hint`` ends the message
+    when the values differ.
     """
     assert_tensor_like(actual, name=name, shape=tuple(expected.shape), dtype=expected.dtype)
     actual = actual.detach().cpu()
@@ -132,7 +169,7 @@ def assert_tensor_close(
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
     if actual.is_floating_point():
-        sentence = _nonfinite_sentence(name, actual, expected)
+        sentence = _nonfinite_sentence(name, actual, expected, causes)
         if sentence:
             raise CheckFailure(sentence)
     a = actual.double().numpy() if actual.is_floating_point() else actual.numpy()
@@ -146,13 +183,13 @@ def assert_tensor_close(
         if a.ndim == 0:
             raise CheckFailure(
                 f"{name} is {float(a):.6g}, but {float(e):.6g} was expected (off by {float(diff):.3g}; "
-                f"rtol={rtol:g}, atol={atol:g})."
+                f"rtol={rtol:g}, atol={atol:g}). {hint}".rstrip()
             ) from None
         index = tuple(int(i) for i in np.unravel_index(np.argmax(np.where(bad, diff, -1)), a.shape))
         raise CheckFailure(
             f"{name} has {int(bad.sum())} of {a.size} value(s) off by more than the tolerance "
             f"(rtol={rtol:g}, atol={atol:g}); the largest difference is {diff[index]:.3g} at index "
-            f"{index}: expected {e[index]:.6g}, found {a[index]:.6g}."
+            f"{index}: expected {e[index]:.6g}, found {a[index]:.6g}. {hint}".rstrip()
         ) from None
     _observe(a, e, rtol, atol)
 
@@ -171,17 +208,21 @@ def as_float(value: Any, *, name: str) -> float:
     raise CheckFailure(f"{name} should be a number, but it is {describe(value)}.")
 
 
-def assert_scalar_close(actual: Any, expected: float, *, name: str, rtol=1e-6, atol=1e-8) -> None:
-    """Compare a scalar result (Python number or 0-dim tensor) with ``expected``."""
+def assert_scalar_close(actual: Any, expected: float, *, name: str, rtol=1e-6, atol=1e-8,
+                        causes: Mapping[str, str] | None = None, hint: str = "") -> None:
+    """Compare a scalar result (Python number or 0-dim tensor) with ``expected``; ``causes`` and
+    ``hint`` as in ``assert_tensor_close``."""
     found = as_float(actual, name=name)
     if not np.isfinite(found) and np.isfinite(expected):
-        raise CheckFailure(f"{name} is {found}, but a finite value {expected:.6g} was expected.")
+        kind = nonfinite_kind(found)
+        cause = (causes or {}).get(kind) or NONFINITE_MEANING[kind] + "."
+        raise CheckFailure(f"{name} is {found}, but a finite value {expected:.6g} was expected. {cause}")
     try:
         np.testing.assert_allclose(found, expected, rtol=rtol, atol=atol)
     except AssertionError:
         raise CheckFailure(
             f"{name} is {found:.6g}, but {expected:.6g} was expected "
-            f"(off by {abs(found - expected):.3g}; rtol={rtol:g}, atol={atol:g})."
+            f"(off by {abs(found - expected):.3g}; rtol={rtol:g}, atol={atol:g}). {hint}".rstrip()
         ) from None
     _observe(np.array(found), np.array(expected, dtype=np.float64), rtol, atol)
 

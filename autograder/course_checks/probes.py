@@ -131,6 +131,36 @@ def probe_evaluate(evaluate: Callable, features: torch.Tensor, labels: torch.Ten
             **_model_state(model)}
 
 
+def observe(label: str, run: Callable[[], Any]) -> Any:
+    """Run a probe where the student's code runs (sealed grading logs its dict of tensors there and
+    hands it back in replay), turning an exception of the student's code into a sentence."""
+    try:
+        return _observation(label, run)
+    except CheckFailure:
+        raise
+    except Exception as exc:  # the student's code raised: report it as a sentence
+        raise CheckFailure(f"{label} raised {type(exc).__name__}: {exc}") from None
+
+
+def probe_leftover_gradients(train_one_epoch: Callable, features: torch.Tensor, labels: torch.Tensor,
+                             seed: int, batch_size: int) -> dict[str, torch.Tensor]:
+    """Run ``train_one_epoch`` with ``lr=0`` (the parameters never move) on a tiny linear model, and
+    report what its parameters' ``.grad`` hold afterwards (zeros for None) next to the gradient of
+    the last batch alone, under keys ``"left in <name>.grad"`` and ``"last batch <name>"``."""
+    device = probe_device()
+    model = tiny_classifier("linear", seed).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    train_one_epoch(model, tiny_loader(features, labels, batch_size), torch.nn.CrossEntropyLoss(), optimizer, device)
+    reference = tiny_classifier("linear", seed).to(device)
+    start = (len(features) - 1) // batch_size * batch_size
+    torch.nn.functional.cross_entropy(reference(features[start:].to(device)), labels[start:].to(device)).backward()
+    result = {}
+    for (name, p), q in zip(model.named_parameters(), reference.parameters()):
+        result[f"left in {name}.grad"] = (torch.zeros_like(p) if p.grad is None else p.grad).detach().cpu().clone()
+        result[f"last batch {name}"] = q.grad.detach().cpu().clone()
+    return result
+
+
 HISTORY_KEYS = ("train_loss", "train_acc", "test_acc")
 
 

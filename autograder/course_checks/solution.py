@@ -13,8 +13,9 @@ from typing import Any, Callable, Iterator, Mapping
 
 import torch
 
-from .compare import (CheckFailure, assert_scalar_close, assert_sequence_close, assert_tensor_close,
-                      assert_tensor_like, assert_same_structure, describe, plain_structure, tolerances_for)
+from .compare import (NONFINITE_MEANING, CheckFailure, assert_scalar_close, assert_sequence_close, assert_tensor_close,
+                      assert_tensor_like, assert_same_structure, describe, nonfinite_kind, plain_structure,
+                      tolerances_for)
 from .sealing import REWRAP, UNKNOWN, _observation, _recording, _session, _target
 
 EXPECTED_FILE = "expected.pt"
@@ -94,10 +95,14 @@ def check_against_solution(
     only: Callable[[str], bool] | None = None,
     helpers: Mapping[str, Callable] | None = None,
     path: str | Path = EXPECTED_FILE,
+    causes: Mapping[str, str] | None = None,
+    hint: str = "",
 ) -> int:
     """Call ``fn`` on the recorded cases whose names pass ``only`` and compare with the solution.
 
     Returns the number of cases checked; fails with the case name and the first difference.
+    ``causes`` explains a nan, inf or -inf found where the solution is finite (keyed by that
+    kind), ``hint`` ends the message when values differ (see ``assert_tensor_close``).
     """
     checked = 0
     for case, _, label, actual in replay(fn, fn_name, only=only, helpers=helpers, path=path):
@@ -105,9 +110,9 @@ def check_against_solution(
         if expected is UNKNOWN:
             pass
         elif isinstance(expected, torch.Tensor):
-            assert_tensor_close(actual, expected, name=label)
+            assert_tensor_close(actual, expected, name=label, causes=causes, hint=hint)
         else:
-            assert_scalar_close(actual, float(expected), name=label)
+            assert_scalar_close(actual, float(expected), name=label, causes=causes, hint=hint)
         checked += 1
     if checked == 0:
         raise CheckFailure(f"No recorded cases of {fn_name} matched; the autograder is misconfigured.")
@@ -202,7 +207,7 @@ def assert_finite_like_solution(
     fn: Callable,
     fn_name: str,
     *,
-    hint: str,
+    hint: str | Mapping[str, str],
     only: Callable[[str], bool] | None = None,
     helpers: Mapping[str, Callable] | None = None,
     path: str | Path = EXPECTED_FILE,
@@ -210,7 +215,8 @@ def assert_finite_like_solution(
     """Fail, with ``hint``, where ``fn`` gives nan or inf on a recorded case whose solution value is finite.
 
     Meant to run before ``check_against_solution`` in stability tests, so that the feedback explains the
-    overflow in the terms of the question instead of only reporting a wrong value.
+    overflow in the terms of the question instead of only reporting a wrong value. ``hint`` may map
+    'nan', 'inf' and '-inf' to different explanations, by the kind of the first bad value.
     """
     checked = 0
     for case, _, label, actual in replay(fn, fn_name, only=only, helpers=helpers, path=path):
@@ -224,9 +230,12 @@ def assert_finite_like_solution(
         bad = ~torch.isfinite(actual) & torch.isfinite(expected)
         if bool(bad.any()):
             index = tuple(int(i) for i in bad.nonzero()[0]) if actual.ndim else ()
+            found = actual[index].item()
+            why = hint if isinstance(hint, str) else hint.get(nonfinite_kind(found)) or \
+                NONFINITE_MEANING[nonfinite_kind(found)] + "."
             raise CheckFailure(
                 f"{label} contains {int(bad.sum())} nan or inf value(s) where the reference is finite; at index "
-                f"{index} the reference gives {expected[index].item():.6g} and yours {actual[index].item()}. {hint}"
+                f"{index} the reference gives {expected[index].item():.6g} and yours {found}. {why}"
             )
         checked += 1
     return checked

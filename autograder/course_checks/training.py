@@ -248,8 +248,10 @@ def check_get_device(get_device: Callable, env_var: str = "GRADING_DEVICE") -> N
                 raise CheckFailure(f"With {setting}, get_device() should return a torch.device, "
                                    f"but it returned {describe(got)}.")
             if got.type != want:
+                why = (f"when {env_var} is set, return that device (read it with os.environ.get at every call)"
+                       if value else "without the variable, choose CUDA exactly when torch.cuda.is_available()")
                 raise CheckFailure(f"With {setting}, get_device() should return the '{want}' device, "
-                                   f"but it returned '{got}'.")
+                                   f"but it returned '{got}': {why}.")
     finally:
         if saved is None:
             os.environ.pop(env_var, None)
@@ -281,8 +283,9 @@ def check_make_loaders(make_loaders: Callable) -> None:
     train_c, _ = _observation("make_loaders with seed 8", lambda: batches(8, 0))
     flat = [i for b in train_a for i in b]
     if [len(b) for b in train_a] != [5, 5, 5, 5, 3]:
-        raise CheckFailure("With 23 training samples and batch_size=5 the train loader of make_loaders should give batches "
-                           f"of sizes [5, 5, 5, 5, 3], but it gave {[len(b) for b in train_a]}.")
+        raise CheckFailure("With 23 training samples and batch_size=5 the train loader should give batches "
+                           f"of sizes [5, 5, 5, 5, 3], but it gave {[len(b) for b in train_a]}: keep the last, smaller "
+                           "batch (no drop_last=True).")
     if sorted(flat) != list(range(23)):
         raise CheckFailure("One pass of the train loader of make_loaders should visit every training sample exactly once, "
                            f"but it visited {sorted(flat)}.")
@@ -297,8 +300,8 @@ def check_make_loaders(make_loaders: Callable) -> None:
         raise CheckFailure("make_loaders with seeds 7 and 8 should give different training orders, but they gave the same one; "
                            "seed the generator with the `seed` argument.")
     if test_a != [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10]]:
-        raise CheckFailure("The test loader of make_loaders should return the 11 test samples in order in batches of 5, "
-                           f"but it returned {test_a}.")
+        raise CheckFailure("The test loader should return the 11 test samples in order in batches of 5, "
+                           f"but it returned {test_a}: do not shuffle the test loader (shuffle=False).")
 
 
 #: (rtol, atol) of check_classifier's comparison of a model's output with its layers applied by hand.
@@ -457,18 +460,20 @@ def predictions_of(model: Any, images: torch.Tensor, *, name: str, batch_size: i
 
 
 def assert_min_accuracy(model: Any, images: torch.Tensor, labels: torch.Tensor, *, name: str,
-                        threshold: float, n_params: int | None = None, batch_size: int = 1000) -> float:
+                        threshold: float, n_params: int | None = None, batch_size: int = 1000,
+                        split: str = "test", hint: str = "") -> float:
     """Evaluate ``model`` on ``images`` (``predictions_of``) and fail below ``threshold``, or when it
-    does not have ``n_params`` parameters; returns the accuracy."""
+    does not have ``n_params`` parameters; returns the accuracy. ``split`` names the images in the
+    message ('test', 'validation'); ``hint`` ends it."""
     seen = predictions_of(model, images, name=name, batch_size=batch_size, n_params=n_params)
     count, predicted = seen["parameters"], seen["predictions"]
     if n_params is not None and count != n_params:
         raise CheckFailure(f"{name} should have {n_params} parameters, but it has {count}.")
     if not isinstance(predicted, torch.Tensor) or predicted.shape != (len(images),):
-        raise CheckFailure(f"{name} should give one prediction per test image ({len(images):,}), "
+        raise CheckFailure(f"{name} should give one prediction per {split} image ({len(images):,}), "
                            f"but it gave {describe(predicted)}.")
     accuracy = float((predicted == torch.as_tensor(labels)).double().mean())
     if accuracy < threshold:
-        raise CheckFailure(f"{name} reaches a test accuracy of {accuracy:.4f} on the {len(images):,} test images, "
-                           f"but at least {threshold:.2f} is required.")
+        raise CheckFailure(f"{name} reaches a {split} accuracy of {accuracy:.4f} on the {len(images):,} {split} images, "
+                           f"but at least {threshold:.2f} is required. {hint}".rstrip())
     return accuracy

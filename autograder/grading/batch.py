@@ -342,6 +342,7 @@ def grade(
         manual.attach(outcome, hand_graded)  # the answers to grade by hand, read from the submitted file
         store.save(outcome)
         outputs.write_feedback(outcome, out_dir)
+        feedback.log(outcome, out_dir / feedback.INSTRUCTOR_LOG)
 
     graded = _run_pool(a, todo, options, workers, runner, quiet, finished, out_dir)
     outcomes = sorted(kept + graded, key=lambda o: o.label)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import signal
 import time
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from . import watchdog
+from . import cells as cell_names
 from .sandbox import Sandbox
 from .watchdog import DiskWatch
 
@@ -49,12 +49,11 @@ class KernelStuck(Exception):
 @dataclass
 class CellProblem:
     index: int  # position among the notebook's code cells, from 1
-    question: str  # the question whose check follows the cell ("" after the last one)
+    where: str  # how a student finds the cell, e.g. 'q4, the cell starting "for epoch in range(…"'
     what: str  # "timed out after 10 s", "killed the kernel", ...
 
     def __str__(self) -> str:
-        where = f" (in {self.question})" if self.question else ""
-        return f"code cell {self.index}{where} {self.what}"
+        return f"{self.where or f'code cell {self.index}'} {self.what}"
 
 
 @dataclass
@@ -72,28 +71,23 @@ class Execution:
 
 
 def code_cells(nb: nbformat.NotebookNode, seed: int | None, seed_variable: str | None) -> list[tuple[str, str]]:
-    """The cells to run as (source, question), like Otter: ignored cells out, seeding in front.
+    """The cells to run as (source, where), like Otter: ignored cells out, seeding in front.
 
-    A cell's question is the one whose ``grader.check`` comes next in the notebook.
+    ``where`` names the cell for a student: its question and first line (see ``cells.places``).
     """
-    cells: list[list[str]] = []
-    for cell in nb.cells:
+    cells: list[tuple[str, str]] = []
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    for cell, place in zip(code, cell_names.places(nb)):
         meta = cell.get("metadata", {})
-        if cell.cell_type != "code" or IGNORE_TAG in meta.get("tags", []) or meta.get("otter", {}).get("ignore"):
+        if IGNORE_TAG in meta.get("tags", []) or meta.get("otter", {}).get("ignore"):
             continue
         source = cell.source
         if seed is not None and not source.startswith("%%"):
             seeding = f"{seed_variable} = {seed}" if seed_variable else \
                 f"import numpy as _np, random as _random\n_np.random.seed({seed})\n_random.seed({seed})"
             source = f"{seeding}\n{source}"
-        cells.append([source, ""])
-        match = re.search(r"grader\.check\(\s*['\"](\w+)['\"]", cell.source)
-        if match:
-            for entry in reversed(cells):
-                if entry[1]:
-                    break
-                entry[1] = match.group(1)
-    return [(source, question) for source, question in cells]
+        cells.append((source, str(place)))
+    return cells
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -397,7 +391,7 @@ async def _stop(km: SandboxedKernelManager) -> None:
 def _note_error(result: Execution, cell, index: int, question: str) -> None:
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error" and out.get("ename") != "CellTimeoutError":
-            where = f"code cell {index}" + (f" (in {question})" if question else "")
+            where = question or f"code cell {index}"
             result.errors.append(f"{where} raised {out['ename']}: {str(out.get('evalue', ''))[:200]}")
 
 

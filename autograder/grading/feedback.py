@@ -1,4 +1,6 @@
-"""Per-submission feedback files: every test's result and message, in plain text."""
+"""Per-submission feedback files: every test's result and message, in plain text, for the student;
+and one line per submission in the instructor's grading log (``INSTRUCTOR_LOG``), with where the
+verdicts came from."""
 
 from __future__ import annotations
 
@@ -43,11 +45,6 @@ def render(o: Outcome) -> str:
             if not res.passed and message:
                 lines += ["      " + m for m in message.splitlines()]
         lines.append("")
-    verdicts = getattr(o, "verdicts", ())
-    if verdicts:
-        lines.append("Where the verdicts came from: " + ", ".join(f"{n} {s}" for s, n in verdicts)
-                     + " (sealed: checked outside your notebook's process; kernel: inside the sandbox)")
-        lines.append("")
     errors = getattr(o, "cell_errors", ())
     if errors:
         lines.append("Errors raised by your notebook's cells while it was graded:")
@@ -55,7 +52,25 @@ def render(o: Outcome) -> str:
     return "\n".join(lines)
 
 
-def write(o: Outcome, folder: Path) -> Path:
+#: The instructor's log in the output folder: one line per submission graded, appended by ``log``.
+INSTRUCTOR_LOG = "grading-log.txt"
+
+
+def log_line(o: "Outcome") -> str:
+    """One line for the instructor: the submission, its score and status, and how many verdicts were
+    sealed (checked outside the notebook's process), unreplayable or void."""
+    verdicts = getattr(o, "verdicts", ())
+    sources = ", ".join(f"{n} {s}" for s, n in verdicts) or "none"
+    return f"{o.label}\t{score_line(o)}\t{o.status}\tverdicts: {sources}"
+
+
+def log(o: "Outcome", path: Path) -> None:
+    """Append ``log_line(o)`` to the instructor's log at ``path``."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(log_line(o) + "\n")
+
+
+def write(o: "Outcome", folder: Path) -> Path:
     path = folder / file_name(o.label)
     path.write_text(render(o), encoding="utf-8")
     return path

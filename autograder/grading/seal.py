@@ -466,16 +466,14 @@ def replay_namespace(session: Session, functions: dict[str, dict]) -> dict:
 
 # --------------------------------------------------------------------------- running tests
 def failure_message(exc: BaseException, source: str, path: str, test: str) -> str:
-    """Otter's wording: the test line that failed, then the exception."""
-    line = None
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == path:
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    lines = source.split("\n")
-    where = f"Error at line {line} in test {test}:\n  {lines[line - 1].strip()}\n" if line else ""
-    return f"❌ Test case failed\n{where}{type(exc).__name__}: {str(exc).strip(chr(39))}"
+    """What a student reads: the check's own sentence, without the test's line number or source
+    (a hidden test's source is not theirs to see). An assertion's message stands alone; any other
+    exception (the student's code raised inside the test) keeps its type. ``source``, ``path`` and
+    ``test`` are not shown; they stay in the signature for the callers."""
+    text = str(exc).strip().strip("'")
+    if isinstance(exc, AssertionError) and text:
+        return f"❌ Test case failed\n{text}"
+    return f"❌ Test case failed\n{type(exc).__name__}: {text}" if text else f"❌ Test case failed\n{type(exc).__name__}"
 
 
 def run_tests(session: Session, files: list[tuple[str, str]], argument: Callable[[str], Any]) -> dict:

@@ -14,5 +14,6 @@ def nll_loss(log_probs, targets):
 ''',
 }
 
-#: question -> points each bug must cost (q1's stability test, q4's value test).
-POINTS_LOST = {"q1": 1, "q4": 2}
+#: question -> points each bug must cost: q1's public check (it has the row [1e4, 0, -1e4]) and
+#: stability test; q4's public check (an NLL worked out by hand) and value test.
+POINTS_LOST = {"q1": 2, "q4": 3}

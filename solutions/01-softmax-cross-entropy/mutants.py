@@ -231,3 +231,25 @@ def predict(logits):
     return torch.argmax(logits, dim=1)
 '''}),
 }
+
+#: bug -> the words its feedback must contain (case-insensitive): the cause, as the student reads it.
+CAUSES = {
+    "softmax over the wrong axis (dim=0)": "dim=1",
+    "softmax without the max shift": ("overflows", "subtract each row's maximum"),
+    "softmax sum without keepdim": "keepdim=True",
+    "softmax calls torch.softmax": ("elementary tensor operations", "torch.softmax"),
+    "log_softmax as log(softmax)": ("underflows to 0", "stay in log space"),
+    "log_softmax without the shift inside log-sum-exp": ("overflows", "subtract the row maximum"),
+    "log_softmax calls F.log_softmax": ("elementary tensor operations", "F.log_softmax"),
+    "one_hot returns int64": ("float32", "not int64"),
+    "one_hot ignores num_classes": "num_classes",
+    "nll_loss sums instead of averaging": ("mean over the 2 samples", "a sum gives twice"),
+    "nll_loss without the minus sign": "minus sign",
+    "nll_loss indexes columns only (log_probs[:, targets])": "log_probs[:, targets]",
+    "cross_entropy after a softmax (softmax applied twice)": "applied twice",
+    "cross_entropy as -log(p * onehot) summed over nonzero terms": ("underflows to 0", "stay in log space"),
+    "predict returns floats": "int64",
+    "predict over the wrong axis": "dim=1",
+    "accuracy counts instead of averaging": "divide the count",
+    "accuracy with integer division": "integer division",
+}

@@ -28,7 +28,7 @@ def gradient_descent(X, y, lr, tol, max_iter):
 ''',
 }
 
-#: question -> points the bugs must cost: q4's no-accumulation (2) and untouched-arguments (1)
-#: tests; all of q5 (public 1, trajectory 2, stopping 1, global data 1), since the loop fails on
-#: every data set but the global one.
-POINTS_LOST = {"q4": 3, "q5": 5}
+#: question -> points the bugs must cost: q4's public check (it calls gradient twice, 1),
+#: no-accumulation (2) and untouched-arguments (1) tests; all of q5 (public 1, trajectory 2,
+#: stopping 1, global data 1), since the loop fails on every data set but the global one.
+POINTS_LOST = {"q4": 4, "q5": 5}

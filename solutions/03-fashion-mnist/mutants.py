@@ -218,3 +218,23 @@ def evaluate(model, loader, device):
     return correct.item() / total
 '''},
 }
+
+#: bug -> the words its feedback must contain (case-insensitive): the cause, as the student reads it.
+CAUSES = {
+    "get_device ignores GRADING_DEVICE": ("GRADING_DEVICE is set", "os.environ.get"),
+    "get_device always returns the CPU": "torch.cuda.is_available()",
+    "make_loaders shuffles the test loader": "shuffle=False",
+    "make_loaders ignores the seed": "generator=torch.Generator().manual_seed(seed)",
+    "make_loaders drops the last partial batch": "drop_last",
+    "softmax regression without Flatten": "nn.Flatten()",
+    "softmax regression ending in a softmax (not logits)": ("ends with a softmax", "raw logits"),
+    "MLP without the ReLU": "the ReLU between the two Linear layers is missing",
+    "MLP ignores the hidden size": "use the argument `hidden`",
+    "train_one_epoch forgets zero_grad": ("added up", "optimizer.zero_grad()"),
+    "train_one_epoch never sets train mode": "model.train()",
+    "train_one_epoch averages per batch, not per sample": ("mean loss per sample", "not the mean of the batch means"),
+    "evaluate never sets eval mode": "model.eval()",
+    "evaluate runs with autograd on": "torch.no_grad()",
+    "evaluate averages per-batch accuracies": "over-weights the last batch",
+    "fit reports the training set as the test accuracy": "evaluate on the test loader",
+}

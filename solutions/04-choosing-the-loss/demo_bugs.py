@@ -42,5 +42,6 @@ def train(task, X, y, epochs, seed):
 ''',
 }
 
-#: question -> points each bug must cost (q3's stability test; q7's binary and multi-label training tests).
-POINTS_LOST = {"q3": 2, "q7": 4}
+#: question -> points each bug must cost: q3's public check (logits of +-1e4) and stability test
+#: (1 + 2); q7's public check (the loss stalls near 0.5) and binary and multi-label training tests (1 + 2 + 2).
+POINTS_LOST = {"q3": 3, "q7": 5}

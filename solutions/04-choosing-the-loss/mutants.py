@@ -61,6 +61,25 @@ def sigmoid(x):
     e = torch.exp(-torch.abs(x))
     return torch.where(x >= 0, e / (1 + e), 1 / (1 + e))
 '''}),
+    # Both textbook forms under torch.where: the values are right, but where backpropagates 0 into the
+    # branch it did not pick, and 0 * inf = nan at x = +-1e4.
+    "sigmoid by torch.where over the two textbook forms (nan gradient)": ("q1", {"sigmoid": '''
+def sigmoid(x):
+    return torch.where(x >= 0, 1 / (1 + torch.exp(-x)), torch.exp(x) / (1 + torch.exp(x)))
+'''}),
+    # exp(-|x|) with torch.abs: right values, but autograd's derivative of abs at 0 is 0, so the
+    # gradient at exactly x = 0 is 0 instead of 0.25.
+    "sigmoid with exp(-torch.abs(x)) (gradient 0 at x = 0)": ("q1", {"sigmoid": '''
+def sigmoid(x):
+    e = torch.exp(-torch.abs(x))
+    return torch.where(x >= 0, 1 / (1 + e), e / (1 + e))
+'''}),
+    "sigmoid with clamped exponents (gradient 0 at x = 0)": ("q1", {"sigmoid": '''
+def sigmoid(x):
+    pos = 1 / (1 + torch.exp(-torch.clamp(x, min=0)))
+    e = torch.exp(torch.clamp(x, max=0))
+    return torch.where(x >= 0, pos, e / (1 + e))
+'''}),
     "sigmoid calls torch.sigmoid": ("q1", {"sigmoid": '''
 def sigmoid(x):
     return torch.sigmoid(x)
@@ -188,6 +207,44 @@ def bce_with_logits(logits, targets, reduction="mean"):
     if reduction == "none":
         return losses
     return losses.mean()
+'''}),
+    # The textbook stable form with torch.clamp and torch.abs: right values, but the gradient at
+    # exactly z = 0 is -t instead of 0.5 - t.
+    "bce_with_logits with clamp(z, min=0) and abs(z) (gradient -t at z = 0)": ("q3", {"bce_with_logits": '''
+def bce_with_logits(logits, targets, reduction="mean"):
+    losses = torch.clamp(logits, min=0) - logits * targets + torch.log1p(torch.exp(-torch.abs(logits)))
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    if reduction == "none":
+        return losses
+    raise ValueError(reduction)
+'''}),
+    "bce_with_logits as t softplus(-z) + (1 - t) softplus(z), softplus with clamp and abs (gradient 0 at z = 0)": ("q3", {"bce_with_logits": '''
+def bce_with_logits(logits, targets, reduction="mean"):
+    def softplus(v):  # log(1 + e^v) = max(v, 0) + log1p(e^-|v|)
+        return torch.clamp(v, min=0) + torch.log1p(torch.exp(-torch.abs(v)))
+    losses = targets * softplus(-logits) + (1 - targets) * softplus(logits)
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    if reduction == "none":
+        return losses
+    raise ValueError(reduction)
+'''}),
+    "bce_with_logits with torch.where and log(1 + exp(-|z|)) (gradient 1 - t at z = 0)": ("q3", {"bce_with_logits": '''
+def bce_with_logits(logits, targets, reduction="mean"):
+    z, t = logits, targets
+    losses = torch.where(z >= 0, z * (1 - t), -z * t) + torch.log(1 + torch.exp(-z.abs()))
+    if reduction == "none":
+        return losses
+    if reduction == "sum":
+        return losses.sum()
+    if reduction == "mean":
+        return losses.sum() / losses.numel()
+    raise ValueError(reduction)
 '''}),
     "bce_with_logits calls F.softplus": ("q3", {"bce_with_logits": '''
 def bce_with_logits(logits, targets, reduction="mean"):
@@ -365,6 +422,7 @@ def predict_labels(task, logits, threshold=0.5):
         "            loss = criterion(out, batch_t)")}),
     "train: epoch loss is the sum of the batch losses": ("q7", {"train": _train_with(
         "losses.append(total / batches)", "losses.append(total)")}),
+    # optimizer.step() after the batch loop: one step per epoch, with the last batch's gradient only.
     "train: one optimizer step per epoch": ("q7", {"train": _train_with(
         "            optimizer.step()\n            total += loss.item()\n            batches += 1\n",
         "            total += loss.item()\n            batches += 1\n        optimizer.step()\n")}),
@@ -436,11 +494,11 @@ def two_class_logits(logits):
 }
 
 VARIANTS = {
-    "sigmoid with clamped exponents instead of |x|": {"sigmoid": '''
+    "sigmoid with the conditions written as x < 0": {"sigmoid": '''
 def sigmoid(x):
-    pos = 1 / (1 + torch.exp(-torch.clamp(x, min=0)))
-    e = torch.exp(torch.clamp(x, max=0))
-    return torch.where(x >= 0, pos, e / (1 + e))
+    negative = x < 0
+    e = torch.exp(torch.where(negative, x, -x))  # -|x|, the -x branch at 0
+    return torch.where(negative, e / (1 + e), 1 / (1 + e))
 '''},
     "sigmoid by masked assignment": {"sigmoid": '''
 def sigmoid(x):
@@ -462,10 +520,11 @@ def binary_cross_entropy(probs, targets, reduction="mean"):
         raise ValueError(f"unknown reduction {reduction!r}")
     return reducers[reduction](losses)
 '''},
-    "bce_with_logits as t softplus(-z) + (1 - t) softplus(z), softplus by hand": {"bce_with_logits": '''
+    "bce_with_logits as t softplus(-z) + (1 - t) softplus(z), softplus by hand with torch.where": {"bce_with_logits": '''
 def bce_with_logits(logits, targets, reduction="mean"):
-    def softplus(v):  # log(1 + e^v) = max(v, 0) + log1p(e^-|v|)
-        return torch.clamp(v, min=0) + torch.log1p(torch.exp(-torch.abs(v)))
+    def softplus(v):  # log(1 + e^v) = max(v, 0) + log1p(e^-|v|), both pieces from the v >= 0 side at 0
+        pos = v >= 0
+        return torch.where(pos, v, torch.zeros_like(v)) + torch.log1p(torch.exp(torch.where(pos, -v, v)))
     losses = targets * softplus(-logits) + (1 - targets) * softplus(logits)
     if reduction == "mean":
         return losses.mean()
@@ -475,17 +534,15 @@ def bce_with_logits(logits, targets, reduction="mean"):
         return losses
     raise ValueError(reduction)
 '''},
-    "bce_with_logits with torch.where and log(1 + exp(-|z|))": {"bce_with_logits": '''
+    "bce_with_logits by sign with torch.where, finite in both branches": {"bce_with_logits": '''
 def bce_with_logits(logits, targets, reduction="mean"):
     z, t = logits, targets
-    losses = torch.where(z >= 0, z * (1 - t), -z * t) + torch.log(1 + torch.exp(-z.abs()))
-    if reduction == "none":
-        return losses
-    if reduction == "sum":
-        return losses.sum()
-    if reduction == "mean":
-        return losses.sum() / losses.numel()
-    raise ValueError(reduction)
+    up = z >= 0
+    losses = torch.where(up, (1 - t) * z, -t * z) + torch.log1p(torch.exp(torch.where(up, -z, z)))
+    reducers = {"mean": torch.mean, "sum": torch.sum, "none": lambda v: v}
+    if reduction not in reducers:
+        raise ValueError(reduction)
+    return reducers[reduction](losses)
 '''},
     "make_criterion from a dict of classes": {"make_criterion": '''
 def make_criterion(task):
@@ -661,4 +718,60 @@ def train(task, X, y, epochs, seed):
         losses.append(epoch_loss)
     return model, losses
 '''}),
+}
+
+#: bug -> the words its feedback must contain (case-insensitive): the cause, as the student reads it.
+CAUSES = {
+    "sigmoid as 1 / (1 + exp(-x)) (nan gradient for x = -1e4)": ("overflows", "exponentiate -|x|"),
+    "sigmoid as exp(x) / (1 + exp(x)) (nan for large x)": ("overflows", "inf / inf = nan"),
+    "sigmoid with the two branches swapped": "swapping the two branches",
+    "sigmoid by torch.where over the two textbook forms (nan gradient)": ("torch.where computes both branches", "0 * inf = nan"),
+    "sigmoid with exp(-torch.abs(x)) (gradient 0 at x = 0)": ("derivative 0", "torch.where(x >= 0, -x, x)"),
+    "sigmoid with clamped exponents (gradient 0 at x = 0)": ("torch.clamp", "derivative 0"),
+    "sigmoid calls torch.sigmoid": ("elementary tensor operations", "torch.sigmoid"),
+    "BCE sums when asked for the mean": "'mean' divides by all B * C",
+    "BCE without the minus sign": "minus sign",
+    "BCE mean divides by the batch size only, not by B*C": "dividing by the batch size B",
+    "BCE without the clamp at -100 (0 * log 0 = nan)": ("0 * -inf = nan", "clamp each logarithm at -100"),
+    "BCE clamps the probabilities to [1e-7, 1 - 1e-7] instead of the logs": "clamping the probabilities instead",
+    "BCE picks one term with where(t == 1) (wrong for soft targets)": "not a choice of one term",
+    "BCE calls F.binary_cross_entropy": ("elementary tensor operations", "F.binary_cross_entropy"),
+    "bce_with_logits as log(sigmoid) (the detour through probabilities)": ("sigmoid(-1e4) is exactly 0", "never go through a probability"),
+    "bce_with_logits as (1 - t) z + log(1 + exp(-z)) without the split by sign": ("exp(-z) overflows", "split by sign"),
+    "bce_with_logits with + z t instead of - z t": "minus z * t",
+    "bce_with_logits with exp(-z) instead of exp(-|z|)": ("exp(-z) overflows", "only -|z|"),
+    "bce_with_logits ignores reduction='sum'": "'sum' adds the elementwise losses up",
+    "bce_with_logits with clamp(z, min=0) and abs(z) (gradient -t at z = 0)": ("derivative 0", "0.5 - t"),
+    "bce_with_logits as t softplus(-z) + (1 - t) softplus(z), softplus with clamp and abs (gradient 0 at z = 0)": ("derivative 0", "0.5 - t"),
+    "bce_with_logits with torch.where and log(1 + exp(-|z|)) (gradient 1 - t at z = 0)": ("torch.abs the derivative 0", "0.5 - t"),
+    "bce_with_logits calls F.softplus": ("elementary tensor operations", "F.softplus"),
+    "make_criterion: BCELoss on logits for the binary task": "nn.BCELoss wants probabilities",
+    "make_criterion: NLLLoss on logits for the multi-class task": "nn.NLLLoss wants log-probabilities",
+    "make_criterion: CrossEntropyLoss for the multi-label task": ("its own yes/no question", "multi-hot"),
+    "make_criterion: reduction='sum'": "reduction='mean'",
+    "make_criterion returns the class, not an instance": "call the class",
+    "format_targets: binary targets of shape [B] for a [B, 1] output": "must be [B, 1] too",
+    "format_targets: float class indices for CrossEntropyLoss": "int64 class indices",
+    "format_targets: int64 multi-label targets": "float32 targets, not the int64 labels",
+    "format_targets: squeeze() drops the batch of one sample": "squeeze() drops the batch dimension",
+    "format_targets: float64 binary targets (torch.from_numpy of floats)": ("float32 targets", "float64"),
+    "predict_labels thresholds the logits instead of the probabilities": "not to the logits themselves",
+    "predict_labels: argmax for the multi-label task": "should have shape (2, 3)",
+    "predict_labels: binary labels keep the shape [B, 1]": "should have shape (3,)",
+    "predict_labels ignores the threshold argument (always 0.5)": "use the threshold argument",
+    "predict_labels: multi-label labels as bool": "torch.int64",
+    "predict_labels: binary squeeze() gives a 0-dim tensor for one sample": "not squeeze()",
+    "train: a sigmoid before BCEWithLogitsLoss": "a sigmoid in front of BCEWithLogitsLoss",
+    "train: a softmax before CrossEntropyLoss": "a softmax in front of CrossEntropyLoss",
+    "train: epoch loss is the sum of the batch losses": "the mean of its batch losses",
+    "train: one optimizer step per epoch": "once per batch",
+    "train: forgets optimizer.zero_grad()": "zero_grad()",
+    "loss_table: binary targets [B] next to a [B, 1] output": "must be the same as input size",
+    "loss_table: float32 class indices for the multi-class task": "expected target dtype to be Long",
+    "loss_table: softmax for the multi-label task": "applies a sigmoid to the logits itself",
+    "loss_table: BCELoss as the binary criterion": ("BCELoss on raw logits", "between 0 and 1"),
+    "two_class_logits as (z, 0): columns swapped": "with class 1 second",
+    "two_class_logits as (-z, z): the difference is 2z": "exactly z",
+    "two_class_logits as probabilities (1 - sigmoid, sigmoid)": "probabilities do not",
+    "two_class_logits concatenated along dim 0": "along dim=1",
 }
