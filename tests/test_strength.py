@@ -54,14 +54,22 @@ def test_every_bug_lists_the_cause_its_feedback_must_name(a):
 
 
 def test_a_bug_whose_feedback_misses_its_cause_is_not_caught():
-    baseline = {"q1": (2.0, 2.0, "", frozenset()), "q2": (1.0, 1.0, "", frozenset())}
-    scores = {"q1": (1.0, 2.0, "softmax of the rows contains nan: subtract each row's maximum", frozenset({"q1 - 1"})),
-              "q2": (1.0, 1.0, "", frozenset())}
-    assert strength.judge_bug("b", "q1", ["softmax"], scores, baseline, "row's maximum").ok
-    missed = strength.judge_bug("b", "q1", ["softmax"], scores, baseline, ("log space",))
-    assert not missed.ok and "'log space'" in missed.detail
-    assert not strength.judge_bug("b", "q1", ["softmax"], scores, baseline, None).ok
-    assert strength.judge_bug("b", "q1", ["softmax"], scores, baseline, "row's maximum").public is True
+    from autograder.strength_paths import Question
+
+    def q(score, failures="", failed=(), public=()):
+        return Question(score, 2.0, failures, frozenset(failed), {"q1 - 1": 1.0, "q1 - 2": 1.0}, {},
+                        frozenset(public))
+
+    baseline = {"q1": q(2.0), "q2": q(2.0)}
+    message = "softmax of the rows contains nan: subtract each row's maximum"
+    scores = {"q1": q(1.0, message, {"q1 - 1"}, {"q1 - 1"}), "q2": q(2.0)}
+    assert strength.judge_bug("q1", ["softmax"], scores, baseline, cause="row's maximum")[0]
+    ok, detail = strength.judge_bug("q1", ["softmax"], scores, baseline, cause=("log space",))
+    assert not ok and "'log space'" in detail
+    assert not strength.judge_bug("q1", ["softmax"], scores, baseline, cause=None)[0]
+    assert strength.caught_in_public("q1", scores, baseline) is True
+    hidden_only = {"q1": q(1.0, message, {"q1 - 2"}), "q2": q(2.0)}
+    assert strength.caught_in_public("q1", hidden_only, baseline) is False
 
 
 @pytest.mark.slow
