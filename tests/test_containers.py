@@ -167,9 +167,14 @@ def test_docker_line_isolates_the_submission(tmp_path):
     assert f"{sub}:/grading/submission/hw.ipynb:ro" in mounts
     assert f"{out}:/grading/out" in mounts and out.is_dir(), "results come back through a writable mount"
     image = cmd.index("dl-autograded:cpu")
-    assert cmd[image + 1:] == ["timeout", "-s", "KILL", "605", "python", "-m", "autograder.grading.run_one",
-                               "/grading/autograder.zip", "/grading/submission/hw.ipynb", "/grading/out",
-                               "--in-container"]
+    assert cmd[image + 1:image + 12] == ["timeout", "-s", "KILL", "605", "python", "-m", "autograder.grading.run_one",
+                                         "/grading/autograder.zip", "/grading/submission/hw.ipynb", "/grading/out",
+                                         "--in-container"]
+    kernel = cmd[image + 12:]
+    assert kernel[::3] == ["--env"] * (len(kernel) // 3) and len(kernel) % 3 == 0
+    kernel = dict(zip(kernel[1::3], kernel[2::3]))
+    assert kernel["PATH"].startswith("/opt/venv/bin:") and kernel["FASHION_MNIST_DIR"] == "/course/data"
+    assert "OMP_NUM_THREADS" not in kernel, "nothing the host did not set"
 
 
 def test_docker_line_with_gpus_limits_and_environment(tmp_path):
@@ -186,6 +191,9 @@ def test_docker_line_with_gpus_limits_and_environment(tmp_path):
     assert {"FASHION_MNIST_DIR=/data/fashion-mnist", "GRADING_DEVICE=cuda:1", "OMP_NUM_THREADS=3"} <= set(envs)
     assert not any(e.startswith(("PYTHONPATH=", "TMPDIR=/host")) for e in envs), "host paths stay on the host"
     assert "dl-autograded:gpu" in cmd and cmd[cmd.index("timeout") + 3] == "65"
+    kernel = {cmd[i + 1]: cmd[i + 2] for i in range(cmd.index("--in-container"), len(cmd) - 2) if cmd[i] == "--env"}
+    assert kernel["OMP_NUM_THREADS"] == "3" and kernel["GRADING_DEVICE"] == "cuda:1", "the kernel gets them too"
+    assert kernel["FASHION_MNIST_DIR"] == "/data/fashion-mnist" and "PYTHONPATH" not in kernel
 
 
 def test_podman_line_adds_the_runtime_and_rlimits_this_machine_needs(tmp_path, monkeypatch):

@@ -170,6 +170,7 @@ def _attacks(folder: Path) -> dict[str, Path]:
     import nbformat
     from hostile import cases
 
+    folder.mkdir(parents=True, exist_ok=True)
     made = {}
     for name, cell in (("runner_replaced", RUNNER_REPLACED), ("hunt", HUNT)):
         nb = cases.blank_notebook()

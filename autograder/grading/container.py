@@ -40,6 +40,8 @@ ZIP_IN, SUBMISSION_DIR_IN, OUT_IN, DATA_IN = "/grading/autograder.zip", "/gradin
 PASSED_ENV = ("OMP_NUM_THREADS", "MPLBACKEND", "GRADING_DEVICE")  # host values the container keeps
 DATA_ENV = "FASHION_MNIST_DIR"
 ENTRY = ["python", "-m", "autograder.grading.run_one"]
+IMAGE_DATA = "/course/data"  # the images' own unpacked Fashion-MNIST (autograder/containers/)
+IMAGE_PATH = "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin"  # the images' venv first
 
 
 class DockerUnavailable(RuntimeError):
@@ -100,7 +102,22 @@ class DockerRunner:
         # The host kills the client at `timeout`; the container kills itself just after.
         limit = str(math.ceil(timeout) + 5)
         return [*cmd, self.image, "timeout", "-s", "KILL", limit, *ENTRY, ZIP_IN, submission_in, OUT_IN,
-                "--in-container", *options]
+                "--in-container", *options, *self.kernel_env(env)]
+
+    @staticmethod
+    def kernel_env(env: dict[str, str]) -> list[str]:
+        """run_one's ``--env`` pairs: the kernel starts with these and nothing else, as it does locally.
+
+        Without them a containerised kernel would get no thread count (torch then starts one
+        thread per host core, and OpenMP's busy waiting makes training several times slower on a
+        loaded machine), no PATH and no data folder (it would unpack Fashion-MNIST again)."""
+        kernel = {"PATH": IMAGE_PATH, "LANG": "C.UTF-8", "MPLBACKEND": env.get("MPLBACKEND") or "Agg",
+                  "USER": "student", "LOGNAME": "student",
+                  DATA_ENV: DATA_IN if env.get(DATA_ENV) else IMAGE_DATA}
+        for name in ("OMP_NUM_THREADS", "GRADING_DEVICE"):
+            if env.get(name):
+                kernel[name] = env[name]
+        return [arg for name, value in kernel.items() for arg in ("--env", name, value)]
 
 
 def _answers(cmd: list[str], wait: float) -> bool:
