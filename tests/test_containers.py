@@ -40,25 +40,37 @@ def _requirements() -> dict[str, str]:
 
 # --- the image definitions --------------------------------------------------------------------
 
+def _base_image(kind: str) -> str:
+    """The image FROM names: a pinned default through ``ARG BASE_IMAGE`` (set before FROM)."""
+    steps = _instructions(DOCKERFILES[kind])
+    froms = [args for ins, args in steps if ins == "FROM"]
+    assert froms == ["${BASE_IMAGE}"], f"Dockerfile.{kind}: one stage, FROM ${{BASE_IMAGE}}: {froms}"
+    first_from = next(i for i, (ins, _) in enumerate(steps) if ins == "FROM")
+    defaults = [a.split("=", 1)[1] for ins, a in steps[:first_from] if ins == "ARG" and a.startswith("BASE_IMAGE=")]
+    assert len(defaults) == 1, f"Dockerfile.{kind}: ARG BASE_IMAGE=... must come before FROM, with a default"
+    return defaults[0]
+
+
 @pytest.mark.parametrize("kind", DOCKERFILES)
 def test_every_base_image_is_pinned_by_tag(kind):
-    froms = [args for ins, args in _instructions(DOCKERFILES[kind]) if ins == "FROM"]
-    assert froms, f"Dockerfile.{kind} has no FROM"
-    for image in froms:
-        image = image.split()[0]
-        assert "$" not in image, f"Dockerfile.{kind}: base image {image} comes from a build argument"
-        name, _, tag = image.rpartition(":")
-        assert name and tag and "/" not in tag, f"Dockerfile.{kind}: base image {image} has no tag"
-        assert tag != "latest", f"Dockerfile.{kind}: base image {image} uses latest"
-        assert re.search(r"\d+\.\d+\.\d+", tag), f"Dockerfile.{kind}: {image} is not pinned to a patch release"
+    image = _base_image(kind)
+    assert "$" not in image, f"Dockerfile.{kind}: the default base {image} comes from another argument"
+    name, _, tag = image.rpartition(":")
+    assert name and tag and "/" not in tag, f"Dockerfile.{kind}: base image {image} has no tag"
+    assert tag != "latest", f"Dockerfile.{kind}: base image {image} uses latest"
+    assert re.search(r"\d+\.\d+\.\d+", tag), f"Dockerfile.{kind}: {image} is not pinned to a patch release"
 
 
 @pytest.mark.parametrize("kind", DOCKERFILES)
 def test_image_python_matches_the_environment(kind):
     env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
     conda_python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
-    image = next(args for ins, args in _instructions(DOCKERFILES[kind]) if ins == "FROM")
+    image = _base_image(kind)
     assert image.startswith(f"python:{conda_python.split('=')[1]}."), (image, conda_python)
+    # a bare Debian base gets Debian's Python 3.11 from apt; both put the pins into one venv
+    runs = " ".join(args for ins, args in _instructions(DOCKERFILES[kind]) if ins == "RUN")
+    assert "command -v python3.11 >/dev/null || echo python3 python3-venv" in runs
+    assert "python3.11 -m venv /opt/venv" in runs
 
 
 @pytest.mark.parametrize("kind", DOCKERFILES)
@@ -99,12 +111,27 @@ def test_entry_is_python_m_autograder_grade(kind):
 
 
 def test_cpu_and_gpu_images_share_every_step_but_the_nvidia_settings():
-    def steps(kind):
-        return [(i, a) for i, a in _instructions(DOCKERFILES[kind]) if i not in ("ENV", "ARG")]
-    assert steps("cpu") == steps("gpu")
-    gpu_env = " ".join(a for i, a in _instructions(DOCKERFILES["gpu"]) if i == "ENV")
+    cpu, gpu = _instructions(DOCKERFILES["cpu"]), _instructions(DOCKERFILES["gpu"])
+    nvidia = [k for k, (i, a) in enumerate(gpu) if i == "ENV" and "NVIDIA_VISIBLE_DEVICES" in a]
+    assert len(nvidia) == 1, "one ENV holds the NVIDIA settings"
+    # every layer before the NVIDIA settings is the CPU image's, so a builder shares them all
+    assert gpu[:nvidia[0]] == cpu[:nvidia[0]] and gpu[nvidia[0] + 1:] == cpu[nvidia[0]:]
+    gpu_env = gpu[nvidia[0]][1]
     assert "NVIDIA_VISIBLE_DEVICES=all" in gpu_env and "NVIDIA_DRIVER_CAPABILITIES=compute,utility" in gpu_env
     assert "--gpus all" in DOCKERFILES["gpu"].read_text(), "the GPU image documents its run command"
+
+
+@pytest.mark.parametrize("kind", DOCKERFILES)
+def test_a_code_change_reuses_the_wheel_layer(kind):
+    """requirements.txt and pip come before the rest of the repository is copied in."""
+    steps = _instructions(DOCKERFILES[kind])
+    pip = steps.index(("RUN", "pip install -r /course/requirements.txt"))
+    copy_all = steps.index(("COPY", ". /course"))
+    assert steps.index(("COPY", "requirements.txt /course/requirements.txt")) < pip < copy_all
+    # only where pip finds files may vary, and those arguments are declared after the apt layer
+    args = [a.split("=")[0] for i, a in steps if i == "ARG"]
+    assert args == ["BASE_IMAGE", "PIP_CERT", "PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL"]
+    assert all(steps.index(("ARG", f"{a}=")) > steps.index(("WORKDIR", "/course")) for a in args[1:])
 
 
 def test_build_context_leaves_out_local_state():
@@ -140,9 +167,14 @@ def test_docker_line_isolates_the_submission(tmp_path):
     assert f"{sub}:/grading/submission/hw.ipynb:ro" in mounts
     assert f"{out}:/grading/out" in mounts and out.is_dir(), "results come back through a writable mount"
     image = cmd.index("dl-autograded:cpu")
-    assert cmd[image + 1:] == ["timeout", "-s", "KILL", "605", "python", "-m", "autograder.grading.run_one",
-                               "/grading/autograder.zip", "/grading/submission/hw.ipynb", "/grading/out",
-                               "--in-container"]
+    assert cmd[image + 1:image + 12] == ["timeout", "-s", "KILL", "605", "python", "-m", "autograder.grading.run_one",
+                                         "/grading/autograder.zip", "/grading/submission/hw.ipynb", "/grading/out",
+                                         "--in-container"]
+    kernel = cmd[image + 12:]
+    assert kernel[::3] == ["--env"] * (len(kernel) // 3) and len(kernel) % 3 == 0
+    kernel = dict(zip(kernel[1::3], kernel[2::3]))
+    assert kernel["PATH"].startswith("/opt/venv/bin:") and kernel["FASHION_MNIST_DIR"] == "/course/data"
+    assert "OMP_NUM_THREADS" not in kernel, "nothing the host did not set"
 
 
 def test_docker_line_with_gpus_limits_and_environment(tmp_path):
@@ -159,6 +191,24 @@ def test_docker_line_with_gpus_limits_and_environment(tmp_path):
     assert {"FASHION_MNIST_DIR=/data/fashion-mnist", "GRADING_DEVICE=cuda:1", "OMP_NUM_THREADS=3"} <= set(envs)
     assert not any(e.startswith(("PYTHONPATH=", "TMPDIR=/host")) for e in envs), "host paths stay on the host"
     assert "dl-autograded:gpu" in cmd and cmd[cmd.index("timeout") + 3] == "65"
+    kernel = {cmd[i + 1]: cmd[i + 2] for i in range(cmd.index("--in-container"), len(cmd) - 2) if cmd[i] == "--env"}
+    assert kernel["OMP_NUM_THREADS"] == "3" and kernel["GRADING_DEVICE"] == "cuda:1", "the kernel gets them too"
+    assert kernel["FASHION_MNIST_DIR"] == "/data/fashion-mnist" and "PYTHONPATH" not in kernel
+
+
+def test_podman_line_adds_the_runtime_and_rlimits_this_machine_needs(tmp_path, monkeypatch):
+    monkeypatch.setattr(container.shutil, "which", lambda name: f"/usr/bin/{name}")
+    runner = container.DockerRunner(docker="podman", engine="podman", global_flags=tuple(container.podman_global_flags()))
+    cmd, *_ = _line(tmp_path, runner)
+    assert cmd[:4] == ["podman", "--runtime", "runc", "run"]
+    assert _option(cmd, "--ulimit") == ["nofile=4096:4096", "nproc=4096:4096"]
+    assert _option(cmd, "--network") == ["none"] and _option(cmd, "--pids-limit") == ["512"]
+    assert ("--userns" in cmd) == (os.getuid() != 0), "rootless podman keeps the caller's uid"
+    gpu = container.DockerRunner(docker="podman", engine="podman", gpus=True)
+    cmd, *_ = _line(tmp_path, gpu)
+    assert _option(cmd, "--device") == ["nvidia.com/gpu=all"] and "--gpus" not in cmd, "podman's GPUs come through CDI"
+    monkeypatch.setattr(container.shutil, "which", lambda name: None)
+    assert container.podman_global_flags() == [], "without runc, podman keeps its own runtime"
 
 
 def test_grade_flags_choose_the_runner(monkeypatch):
@@ -167,13 +217,42 @@ def test_grade_flags_choose_the_runner(monkeypatch):
     parser = argparse.ArgumentParser()
     container.add_arguments(parser)
     assert container.runner_from_args(parser.parse_args([])) is None
-    checked = []
-    monkeypatch.setattr(container, "check_engine", lambda image, docker="docker": checked.append(image))
+    asked, checked = [], []
+
+    def fake_make_runner(engine=None, wait=20.0, **settings):
+        asked.append(engine)
+        return container.DockerRunner(docker=engine or "docker", engine=engine or "docker", **settings)
+
+    monkeypatch.setattr(container, "make_runner", fake_make_runner)
+    monkeypatch.setattr(container, "check_image", lambda runner, wait=20.0: checked.append(runner.image))
     r = container.runner_from_args(parser.parse_args(["--docker", "--gpus", "--memory", "6g", "--cpus", "3"]))
     assert (r.image, r.gpus, r.memory, r.cpus) == ("dl-autograded:gpu", True, "6g", 3.0)
-    assert checked == ["dl-autograded:gpu"], "the engine is checked before anything is graded"
+    assert asked == [None], "no --engine: autodetect"
+    assert checked == ["dl-autograded:gpu"], "the image is checked before anything is graded"
+    r = container.runner_from_args(parser.parse_args(["--docker", "--engine", "podman"]))
+    assert (r.engine, r.image, asked[-1]) == ("podman", "dl-autograded:cpu", "podman")
     with pytest.raises(container.DockerUnavailable, match="--gpus only applies with --docker"):
         container.runner_from_args(parser.parse_args(["--gpus"]))
+    with pytest.raises(container.DockerUnavailable, match="--engine only applies with --docker"):
+        container.runner_from_args(parser.parse_args(["--engine", "podman"]))
+
+
+def test_autodetection_takes_the_first_engine_that_answers(tmp_path, monkeypatch):
+    """A docker client whose daemon does not answer is passed over for a podman that does."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name, body in {"docker": "exit 1", "podman": 'echo "$@" >> "$0.log"; echo runc'}.items():
+        (bindir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bindir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", str(bindir))
+    runner = container.make_runner(image="x:cpu")
+    assert (runner.engine, runner.docker, runner.image) == ("podman", "podman", "x:cpu")
+    assert (bindir / "podman.log").read_text().split() == ["info", "--format", "{{.Host.OCIRuntime.Name}}"]
+    (bindir / "podman").write_text("#!/bin/sh\nexit 125\n")
+    with pytest.raises(container.DockerUnavailable, match="neither a Docker engine .* nor podman"):
+        container.make_runner()
+    with pytest.raises(container.DockerUnavailable, match="`podman info` fails here"):
+        container.make_runner("podman")
 
 
 def _grade_docker(env, *extra):
@@ -189,7 +268,7 @@ def _one_sentence(text: str) -> str:
 
 
 def test_docker_without_an_engine_fails_in_one_sentence(tmp_path):
-    proc = _grade_docker({"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"})
+    proc = _grade_docker({"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}, "--engine", "docker")
     assert proc.returncode == 2 and not proc.stdout
     line = _one_sentence(proc.stderr)
     assert "Docker engine" in line and "without --docker" in line
@@ -198,13 +277,26 @@ def test_docker_without_an_engine_fails_in_one_sentence(tmp_path):
 def test_docker_on_this_machine_fails_in_one_sentence_when_no_engine_answers():
     if subprocess.run(["docker", "version"], capture_output=True, timeout=30).returncode == 0:
         pytest.skip("a Docker engine answers here")
-    proc = _grade_docker({}, "--gpus")
+    proc = _grade_docker({}, "--gpus", "--engine", "docker")
     assert proc.returncode == 2 and "Docker engine" in _one_sentence(proc.stderr)
 
 
 def test_docker_without_the_client_fails_in_one_sentence(tmp_path):
-    proc = _grade_docker({"PATH": str(tmp_path)})
+    proc = _grade_docker({"PATH": str(tmp_path)}, "--engine", "docker")
     assert proc.returncode == 2 and "not on PATH" in _one_sentence(proc.stderr)
+    proc = _grade_docker({"PATH": str(tmp_path)})  # autodetect: neither engine is there
+    assert proc.returncode == 2 and "neither a Docker engine" in _one_sentence(proc.stderr)
+
+
+def test_a_missing_image_is_named_with_the_command_that_builds_it(tmp_path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "podman").write_text("#!/bin/sh\nexit 1\n")
+    (bindir / "podman").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bindir))
+    with pytest.raises(container.DockerUnavailable, match=r"podman image dl-autograded:gpu is missing; "
+                                                        r"build it with `scripts/build-image.sh gpu`"):
+        container.check_image(container.DockerRunner(image="dl-autograded:gpu", docker="podman", engine="podman"))
 
 
 # --- the thin wrapper, end to end, with a stand-in for `docker run` -----------------------------

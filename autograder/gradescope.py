@@ -1,0 +1,178 @@
+"""Gradescope's entry point with the sealed grader: ``/autograder`` in, ``results/results.json`` out.
+
+    python -m autograder.gradescope [--root /autograder] [--notebook-name NAME] [--kernel-tests JSON]
+
+Gradescope (and ``otter grade``, which copies a submission into the same layout) runs the zip's
+``run_autograder`` as root, with the zip unpacked in ``ROOT/source`` and the student's upload in
+``ROOT/submission``. This module grades that upload the way ``grade`` does, instead of letting
+stock Otter run the hidden tests inside the student's kernel:
+
+1. ``ROOT/source`` (hidden tests, ``files/expected.pt``) becomes readable by root only;
+2. its grading parts are packed into a private zip, the input of
+   ``python -m autograder.grading.run_one ZIP SUBMISSION SCRATCH`` (the kernel runs in its sandbox,
+   under an unprivileged uid where bubblewrap can start, and the hidden tests are replayed outside it);
+3. run_one's ``out/results.pkl`` (Otter ``GradingResults``) is written to ``ROOT/results/results.pkl``
+   (what ``otter grade`` reads back) and converted to ``results.json`` by Otter's own
+   ``GradingResults.to_gradescope_dict`` with the zip's ``otter_config.json``, so the visibility
+   rules are Otter's: with ``show_hidden: true`` every question's entry is ``after_published`` and
+   only the public summary is visible before publication.
+
+A submission that cannot be graded (no notebook, a broken file, a crash) still gets a
+``results.json``: score 0 and one visible entry saying why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+from . import REPO_ROOT
+
+#: What run_one needs from the unpacked zip; everything else there (setup.sh, environment.yml) is Gradescope's.
+GRADING_PARTS = ("otter_config.json", "tests", "files")
+BUILD_INFO = "build-info.json"  # optional, in source/ or source/files/: {"kernel_tests": [...]}
+
+
+class NotGradable(Exception):
+    """The upload cannot be graded; the message says why, in a sentence."""
+
+
+def find_submission(folder: Path) -> Path:
+    """The one notebook (or Otter export zip) in Gradescope's submission folder."""
+    from .grading import submissions
+
+    found = sorted(p for p in folder.iterdir() if p.suffix in (".ipynb", ".zip")) if folder.is_dir() else []
+    notebooks = [p for p in found if p.suffix == ".ipynb"]
+    chosen = notebooks or found
+    if len(chosen) != 1:
+        names = ", ".join(p.name for p in found) or "nothing"
+        raise NotGradable(f"the submission must be one .ipynb notebook or one Otter export .zip; found {names}.")
+    try:
+        submissions.validate(chosen[0])
+    except submissions.InvalidSubmission as exc:
+        raise NotGradable(f"invalid submission {chosen[0].name}: {exc}") from None
+    return chosen[0]
+
+
+def notebook_name(submission: Path) -> str:
+    """The notebook's file name (inside an export zip: its one top-level notebook)."""
+    if submission.suffix != ".zip":
+        return submission.name
+    with zipfile.ZipFile(submission) as zf:
+        return next(n for n in zf.namelist() if n.endswith(".ipynb") and "/" not in n)
+
+
+def lock(source: Path) -> None:
+    """Only root (the grading process) may read the unpacked autograder from now on."""
+    for path in [source, *(p for p in source.rglob("*"))]:
+        path.chmod(0o700 if path.is_dir() else 0o600)
+
+
+def pack(source: Path, dest: Path) -> Path:
+    """The unpacked autograder's grading parts as the zip run_one takes."""
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
+        for part in GRADING_PARTS:
+            top = source / part
+            for path in sorted([top, *top.rglob("*")] if top.is_dir() else [top]):
+                if path.is_file():
+                    zf.write(path, path.relative_to(source).as_posix())
+    return dest
+
+
+def kernel_tests(source: Path) -> list[str]:
+    """The tests ``build`` found must keep their kernel verdict, when the zip lists them."""
+    for candidate in (source / BUILD_INFO, source / "files" / BUILD_INFO):
+        if candidate.is_file():
+            return sorted(json.loads(candidate.read_text()).get("kernel_tests", []))
+    return []
+
+
+def error_results(reason: str) -> dict:
+    """Gradescope's results for an upload that was not graded."""
+    return {"score": 0, "stdout_visibility": "visible",
+            "tests": [{"name": "Not graded", "visibility": "visible", "status": "failed",
+                       "output": f"This submission was not graded: {reason}"}]}
+
+
+def gradescope_results(results, config: dict, status: str) -> dict:
+    """Otter's own conversion, plus the grader's status line in the output."""
+    from otter.run.run_autograder.autograder_config import AutograderConfig
+
+    output = results.to_gradescope_dict(AutograderConfig(config))
+    output["output"] = "\n".join(filter(None, [output.get("output"), f"Grading status: {status}"]))
+    return output
+
+
+def grade(root: Path, *, name: str | None = None, kernel: list[str] | None = None, cell_timeout: float = 300.0,
+          memory_gb: float = 4.0, keep: bool = False) -> dict:
+    """Grade ``root/submission`` with the sealed grader; writes and returns ``results.json``'s content."""
+    import dill
+
+    source, results_dir = root / "source", root / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    config = json.loads((source / "otter_config.json").read_text())
+    start = time.monotonic()
+    try:
+        submission = find_submission(root / "submission")
+        lock(source)
+        scratch_root = Path(tempfile.mkdtemp(prefix="sealed-"))
+        scratch_root.chmod(0o711)  # the sandbox's uid must reach its work folder, nothing else
+        private = scratch_root / "autograder.zip"
+        pack(source, private).chmod(0o600)
+        scratch = scratch_root / "run"
+        record_timeout = max(cell_timeout, 60)
+        cmd = [sys.executable, "-m", "autograder.grading.run_one", str(private), str(submission), str(scratch),
+               "--notebook-name", name or notebook_name(submission), "--cell-timeout", f"{cell_timeout:g}",
+               "--record-timeout", f"{record_timeout:g}", "--memory-gb", f"{memory_gb:g}",
+               "--kernel-tests", json.dumps(kernel if kernel is not None else kernel_tests(source))]
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+        log = scratch_root / "grader-log.txt"
+        with open(log, "wb") as out:
+            proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=scratch_root,
+                                  stdin=subprocess.DEVNULL)
+        pickled = scratch / "out" / "results.pkl"
+        if proc.returncode != 0 or not pickled.is_file():
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise NotGradable(f"the grader stopped (exit {proc.returncode}): {tail[0][:300]}")
+        with open(pickled, "rb") as f:
+            results = dill.load(f)
+        status = json.loads((scratch / "out" / "status.json").read_text())["status"]
+        shutil.copyfile(pickled, results_dir / "results.pkl")  # what `otter grade` copies back
+        output = gradescope_results(results, config, status)
+        if keep:
+            print(f"kept the grading folder {scratch_root}", flush=True)
+        else:
+            shutil.rmtree(scratch_root, ignore_errors=True)
+    except NotGradable as exc:
+        output, status = error_results(str(exc)), f"not graded: {exc}"
+    (results_dir / "results.json").write_text(json.dumps(output, indent=4))
+    score = output.get("score", sum(t.get("score", 0) for t in output["tests"]))
+    print(f"{status}\nscore {score:g} in {time.monotonic() - start:.1f} s", flush=True)
+    return output
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m autograder.gradescope", description=__doc__.splitlines()[0])
+    p.add_argument("--root", default="/autograder", help="Gradescope's folder (default /autograder)")
+    p.add_argument("--notebook-name", help="the file name the init cell expects (default: the submitted one's)")
+    p.add_argument("--kernel-tests", help="JSON list of tests judged by their kernel verdict (default: the zip's list)")
+    p.add_argument("--cell-timeout", type=float, default=300.0)
+    p.add_argument("--memory-gb", type=float, default=4.0)
+    p.add_argument("--keep", action="store_true", help="keep the grading folder under $TMPDIR (for debugging)")
+    args = p.parse_args(argv)
+    grade(Path(args.root), name=args.notebook_name,
+          kernel=json.loads(args.kernel_tests) if args.kernel_tests else None,
+          cell_timeout=args.cell_timeout, memory_gb=args.memory_gb, keep=args.keep)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

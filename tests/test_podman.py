@@ -1,0 +1,234 @@
+"""Containers for real, with podman: the image builds, holds what it should, and grades like the local grader.
+
+Builds ``localhost/dl-autograded:cpu`` with ``scripts/build-image.sh`` (podman's layer cache makes
+a second run take seconds; a clean machine builds it from a debootstrapped Debian base in about
+10 minutes), then grades every assignment's demo submissions in one container each and compares
+the CSV with the local grader's byte for byte, and runs the zips' own ``run_autograder`` the way
+``otter grade`` does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder import REPO_ROOT
+import podman_images
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(podman_images.podman_problem() is not None, reason=str(podman_images.podman_problem()))]
+
+
+@pytest.fixture(scope="session")
+def cpu_image() -> str:
+    image, seconds = podman_images.cpu_image()
+    print(f"\n{image}: ready after {seconds:.0f} s")
+    return image
+
+
+def _requirements() -> dict[str, str]:
+    pins = {}
+    for line in (REPO_ROOT / "requirements.txt").read_text().splitlines():
+        m = re.fullmatch(r"([A-Za-z0-9_.\-]+)(?:\[[^\]]+\])?==(\S+)", line.split("#")[0].strip())
+        if m:
+            pins[m.group(1).lower().replace("_", "-")] = m.group(2)
+    return pins
+
+
+def test_image_has_exactly_the_pins_of_requirements(cpu_image):
+    frozen = {}
+    for line in podman_images.in_image(cpu_image, "pip", "freeze", "--all").splitlines():
+        name, sep, version = line.partition("==")
+        if sep:
+            frozen[name.lower().replace("_", "-")] = version
+    wanted = _requirements()
+    assert {k: frozen.get(k) for k in wanted} == wanted
+    python = podman_images.in_image(cpu_image, "python", "-c", "import sys; print(sys.version_info[:2])")
+    assert python.strip() == "(3, 11)"
+
+
+def test_image_has_fashion_mnist_offline(cpu_image):
+    found = podman_images.in_image(cpu_image, "python", "-m", "autograder", "data")
+    assert found.strip() == "Fashion-MNIST at /course/data: 60000 train, 10000 test images"
+    debian = podman_images.in_image(cpu_image, "ls", "/usr/share/datasets/fashion-mnist").split()
+    assert {"train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"} <= set(debian), debian
+
+
+def test_image_holds_the_built_zips_of_every_assignment(cpu_image, built):
+    """The image's build of each assignment ships the same tests and points as this checkout's."""
+    inside = f"/course/autograder/dist/{built.id}"
+    listing = podman_images.in_image(cpu_image, "python", "-c", f"""
+import json, zipfile
+z = zipfile.ZipFile("{inside}/{built.autograder_zip.name}")
+print(json.dumps({{"names": sorted(z.namelist()),
+                  "tests": {{n: z.read(n).decode() for n in z.namelist() if n.startswith("tests/")}},
+                  "points": json.load(open("{inside}/build-info.json"))["points"]}}))
+""")
+    theirs = json.loads(listing)
+    with zipfile.ZipFile(built.autograder_zip) as zf:
+        ours = {"names": sorted(zf.namelist()),
+                "tests": {n: zf.read(n).decode() for n in zf.namelist() if n.startswith("tests/")}}
+    points = json.loads((built.dist_dir / "build-info.json").read_text())["points"]
+    assert theirs["names"] == ours["names"] and theirs["tests"] == ours["tests"]
+    assert theirs["points"] == points
+
+
+def test_grade_in_podman_gives_the_local_csv_byte_for_byte(cpu_image, demo_batch, tmp_path):
+    a, made, outcomes, _, local_out = demo_batch
+    out = tmp_path / "podman"
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "--docker", "--engine", "podman",
+                           "--image", cpu_image, "--assignment", a.id, "--out", str(out), "--workers", "2",
+                           "--timeout", "600"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (out / "final_grades.csv").read_bytes() == (local_out / "final_grades.csv").read_bytes()
+    assert "MISMATCH" not in proc.stdout
+    for d in made:  # every submission ran in a container of its own, with no network
+        log = (out / "feedback" / f"{d.path.name}.txt")
+        assert log.is_file(), d.path.name
+
+
+def test_the_podman_line_limits_each_container(cpu_image, tmp_path):
+    """What a container started by `grade --docker --engine podman` gets: no network, the memory and pid limits."""
+    from autograder.grading import container
+
+    runner = container.make_runner("podman", image=cpu_image, memory="1g", pids_limit=64)
+    (tmp_path / "a.zip").write_bytes(b"")
+    (tmp_path / "s.ipynb").write_text("{}")
+    line = runner(tmp_path / "a.zip", tmp_path / "s.ipynb", tmp_path / "out", {}, 60)
+    probe = ("cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes 2>/dev/null || cat memory.max; "  # v1 or v2
+             "cat pids/pids.max 2>/dev/null || cat pids.max; ls /sys/class/net")
+    proc = subprocess.run([*line[:line.index(cpu_image) + 1], "sh", "-c", probe], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [str(1 << 30), "64", "lo"]
+
+
+def test_otter_grade_per_submission_matches_the_project(cpu_image, demo_batch):
+    """The zip's own run_autograder, run by Otter's own per-submission code (grade_submission) in
+    Otter's image minus setup.sh: the same score, question by question, as this project's grader."""
+    a, made, outcomes, _, _ = demo_batch
+    image = podman_images.otter_image(a.autograder_zip, cpu_image, f"localhost/otter-offline:{a.id}")
+    chosen = [d for d in made if d.path.name in ("solution.ipynb", "blank.ipynb", "two-bugs.ipynb")]
+    for d in chosen:
+        otter_results, seconds = podman_images.otter_grade_one(d.path, image)
+        ours = outcomes[d.path.name].results
+        where = f"{a.id} {d.path.name} ({seconds:.0f} s)"
+        assert not otter_results.has_catastrophic_failure(), f"{where}: {otter_results.catastrophic_error}"
+        assert {q: otter_results.get_score(q) for q in ours.test_files} == \
+               {q: ours.get_score(q) for q in ours.test_files}, where
+        assert otter_results.total == ours.total == d.expected_total, where
+
+
+# --- the sealed Gradescope entry point, in an emulated /autograder --------------------------------
+
+RUNNER_REPLACED = '''from otter.test_files import exception_test
+from otter.test_files.abstract_test import TestCaseResult
+
+def _always_passes(self, global_environment):
+    """Every test case of every file passes, whatever the notebook computed."""
+    self.test_case_results = [
+        TestCaseResult(test_case=tc, message="passed", passed=True)
+        for tc in self.test_cases
+    ]
+
+exception_test.ExceptionTestFile.run = _always_passes
+print("Otter's test runner replaced")'''
+
+
+HUNT = '''import json, os
+wanted = ("expected.pt", "q1.py", "otter_config.json", "cases.py")
+found = []
+for root in ["/autograder", "/grading", "/keep", "/course", "/tmp", os.path.dirname(os.getcwd()), "/"]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in ("/proc", "/sys", "/dev", "/usr")]
+        found += [os.path.join(dirpath, f) for f in filenames if f in wanted or f.endswith("-autograder.zip")]
+readable = []
+for path in dict.fromkeys(found):
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+        readable.append(path)
+    except OSError:
+        pass
+print("HUNT " + json.dumps(readable))
+try:
+    with open("/keep/hunt.json", "w") as f:
+        json.dump(readable, f)
+except OSError:
+    pass'''
+
+
+def _attacks(folder: Path) -> dict[str, Path]:
+    """The blank notebook plus the 12-line cell that replaces Otter's test runner, a hunt for the
+    hidden parts (every folder but /proc, /sys, /dev and /usr), and two catalogue attacks."""
+    import nbformat
+    from hostile import cases
+
+    folder.mkdir(parents=True, exist_ok=True)
+    made = {}
+    for name, cell in (("runner_replaced", RUNNER_REPLACED), ("hunt", HUNT)):
+        nb = cases.blank_notebook()
+        nb.cells.insert(2, nbformat.v4.new_code_cell(cell))
+        made[name] = cases.write(nb, folder, name)
+    for name in ("patch_otter", "overwrite_grader"):
+        made[name] = cases.BY_NAME[name].build(folder)
+    for path in made.values():
+        path.chmod(0o644)
+    return made
+
+
+def _hunted(executed: Path) -> list[str]:
+    """What the hunt cell could read, from its printed line in the executed notebook."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    lines = [line for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+             for line in o.get("text", "").splitlines() if line.startswith("HUNT ")]
+    assert len(lines) == 1, f"the hunt cell printed {lines}"
+    return json.loads(lines[0][5:])
+
+
+def _score(results: dict) -> float:
+    return results.get("score", sum(t.get("score", 0) for t in results["tests"]))
+
+
+def test_sealed_gradescope_entry_scores_like_the_local_grader(cpu_image, a1, tmp_path):
+    """Stock Otter on Gradescope gives the 12-line cell full marks; the sealed entry gives what
+    `grade` gives, for the demos and the attacks, and the kernel never sees the hidden tests."""
+    from autograder.grading import batch
+
+    subs = _attacks(tmp_path / "subs")
+    points = json.loads((a1.dist_dir / "build-info.json").read_text())["points"]
+    from autograder import demos
+    for d in demos.make(a1, tmp_path / "subs", points)[:2]:  # solution, blank
+        d.path.chmod(0o644)
+        subs[d.path.stem] = d.path
+    local, _ = batch.grade(a1, list(subs.values()), tmp_path / "local", workers=2, quiet=True)
+    local = {o.label: o.results.total for o in local}
+
+    stock = podman_images.gradescope_run(cpu_image, a1.autograder_zip, subs["runner_replaced"], "stock",
+                                         tmp_path / "stock")
+    assert _score(stock) == sum(points.values()), "stock Otter falls for the replaced test runner"
+    podman_images.gradescope_run(cpu_image, a1.autograder_zip, subs["hunt"], "stock", tmp_path / "stock-hunt")
+    stock_found = json.loads((tmp_path / "stock-hunt" / "hunt.json").read_text())
+    assert "/autograder/source/tests/q1.py" in stock_found and "/autograder/source/files/expected.pt" in stock_found
+    for name, path in subs.items():
+        keep = tmp_path / "sealed" / name
+        results = podman_images.gradescope_run(cpu_image, a1.autograder_zip, path, "sealed", keep,
+                                               podman_images.BWRAP_AS_ROOT)
+        assert _score(results) == local[path.name], f"{name}: {_score(results)} on Gradescope, {local[path.name]} locally"
+        tests = {t["name"]: t for t in results["tests"]}
+        assert set(tests) == {"Public Tests", *points}, name
+        assert tests["Public Tests"]["visibility"] == "visible", name
+        assert all(tests[q]["visibility"] == "after_published" for q in points), name
+        assert results["stdout_visibility"] == "after_published", name
+        (status,) = [json.loads(p.read_text()) for p in keep.glob("sealed-*/run/out/status.json")]
+        assert status["sandboxed"] and "unsandboxed" not in status["status"], f"{name}: {status['status']}"
+    found = _hunted(next((tmp_path / "sealed" / "hunt").glob("sealed-*/run/out/executed.ipynb")))
+    assert found == [], f"the sandboxed kernel could read {found}"
