@@ -107,11 +107,11 @@ def evaluate(model, loader, device):
 
 
 def _a3_bugs() -> dict[str, tuple[dict, dict]]:
-    """name -> (function replacements, config) of the catalogued bugs q8 must catch."""
-    spec = importlib.util.spec_from_file_location("demo_bugs", REPO / "solutions/03-fashion-mnist/demo_bugs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return {"forgets zero_grad (demo 'forgets-zero-grad')": (module.EXTRA_DEMOS["forgets-zero-grad"][0],
+    """name -> (function replacements, config) of the catalogued bugs q8 must catch (the demos' bugs)."""
+    from autograder import assignments, strength
+
+    catalogue = strength.load_catalogue(assignments.get("03-fashion-mnist"))
+    return {"forgets zero_grad (demo 'forgets-zero-grad')": (catalogue.BUGS["train_one_epoch forgets zero_grad"][1],
                                                               dict(batch_size=128, lr=0.05)),
             "lr 1e-4 (demo 'never-beats-0.80')": ({}, dict(batch_size=128, lr=1e-4))}
 

@@ -134,6 +134,16 @@ def fit(model, train_loader, test_loader, epochs, lr, device):
 '''}),
 }
 
+# Mistakes outside a function's contract, graded as whole notebooks (they need the real training).
+NOTEBOOK_BUGS = {
+    # Every function is right, but the learning rate (1e-4, copied from an Adam example) is far too
+    # small for SGD: after the same epochs neither model gets anywhere near 0.80.
+    "q8 trains with lr=1e-4 (copied from an Adam example)": ("q8", {
+        "epochs=4, lr=0.05": "epochs=4, lr=1e-4",
+        "epochs=6, lr=0.05": "epochs=6, lr=1e-4",
+    }),
+}
+
 VARIANTS = {
     "get_device with `or`": {"get_device": '''
 def get_device():
@@ -237,4 +247,5 @@ CAUSES = {
     "evaluate runs with autograd on": "torch.no_grad()",
     "evaluate averages per-batch accuracies": "over-weights the last batch",
     "fit reports the training set as the test accuracy": "evaluate on the test loader",
+    "q8 trains with lr=1e-4 (copied from an Adam example)": ("at least 0.82 is required", "learning rate"),
 }

@@ -678,29 +678,20 @@ class Other:
     def blank(self) -> Path:
         return REPO_ROOT / "assignments" / self.assignment / f"{self.name}.ipynb"
 
-    def bugs(self) -> dict:
-        import importlib.util
+    def with_bugs(self, *entries: str) -> NotebookNode:
+        """The solution with these entries of the assignment's mutation catalogue applied."""
+        from autograder import assignments, demos
 
-        spec = importlib.util.spec_from_file_location(f"demo_bugs_{self.name}",
-                                                      REPO_ROOT / "solutions" / self.assignment / "demo_bugs.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        return demos.with_bugs(assignments.get(self.assignment), entries, nbformat.read(self.solution, as_version=4))
 
 
 A3 = Other("03-fashion-mnist", "fashion_mnist")
 A4 = Other("04-choosing-the-loss", "choosing_the_loss")
 
 
-def _with_bugs(nb: NotebookNode, bugs: dict[str, str]) -> NotebookNode:
-    for name, source in bugs.items():
-        nb.cells[_defining(nb, name)].source = source.strip("\n")
-    return nb
-
-
 def _a3_zero_grad(patched: bool) -> Callable[[], NotebookNode]:
     def make() -> NotebookNode:
-        nb = _with_bugs(nbformat.read(A3.solution, as_version=4), A3.bugs().EXTRA_DEMOS["forgets-zero-grad"][0])
+        nb = A3.with_bugs("train_one_epoch forgets zero_grad")
         return insert_cell(nb, "train_one_epoch", A3_PATCH_PROBE) if patched else nb
     return make
 
@@ -710,7 +701,7 @@ def _a4_bad_train(patched: bool) -> Callable[[], NotebookNode]:
         solution = nbformat.read(A4.solution, as_version=4)
         good = re.sub(r"^def train\(", "def good_train(", solution.cells[_defining(solution, "train")].source,
                       flags=re.MULTILINE)
-        nb = _with_bugs(solution, {"train": A4.bugs().BUGS["train"]})
+        nb = A4.with_bugs("train: a sigmoid before BCEWithLogitsLoss")
         return insert_cell(nb, "train", good + "\n\n" + A4_PATCH_TRAINING) if patched else nb
     return make
 
