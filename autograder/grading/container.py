@@ -172,7 +172,7 @@ def make_runner(engine: str | None = None, wait: float = 20.0, **settings) -> Do
                 "--docker needs a running Docker engine, but none answers `docker version` here; "
                 "start one (or point DOCKER_HOST at one), use --engine podman, or grade without --docker."
             )
-        raise DockerUnavailable(f"--docker --engine podman needs a working podman, but `podman info` fails here; "
+        raise DockerUnavailable("--docker --engine podman needs a working podman, but `podman info` fails here; "
                                 "run it to see why, or grade without --docker.")
     return chosen
 
