@@ -1,6 +1,6 @@
 """Gradescope's entry point with the sealed grader: ``/autograder`` in, ``results/results.json`` out.
 
-    python -m autograder.gradescope [--root /autograder] [--notebook-name NAME] [--kernel-tests JSON]
+    python -m autograder.gradescope [--root /autograder] [--notebook-name NAME]
 
 Gradescope (and ``otter grade``, which copies a submission into the same layout) runs the zip's
 ``run_autograder`` as root, with the zip unpacked in ``ROOT/source`` and the student's upload in
@@ -38,7 +38,6 @@ from . import REPO_ROOT
 
 #: What run_one needs from the unpacked zip; everything else there (setup.sh, environment.yml) is Gradescope's.
 GRADING_PARTS = ("otter_config.json", "tests", "files")
-BUILD_INFO = "build-info.json"  # optional, in source/ or source/files/: {"kernel_tests": [...]}
 
 
 class NotGradable(Exception):
@@ -87,14 +86,6 @@ def pack(source: Path, dest: Path) -> Path:
     return dest
 
 
-def kernel_tests(source: Path) -> list[str]:
-    """The tests ``build`` found must keep their kernel verdict, when the zip lists them."""
-    for candidate in (source / BUILD_INFO, source / "files" / BUILD_INFO):
-        if candidate.is_file():
-            return sorted(json.loads(candidate.read_text()).get("kernel_tests", []))
-    return []
-
-
 def error_results(reason: str) -> dict:
     """Gradescope's results for an upload that was not graded."""
     return {"score": 0, "stdout_visibility": "visible",
@@ -111,10 +102,12 @@ def gradescope_results(results, config: dict, status: str) -> dict:
     return output
 
 
-def grade(root: Path, *, name: str | None = None, kernel: list[str] | None = None, cell_timeout: float = 300.0,
+def grade(root: Path, *, name: str | None = None, cell_timeout: float = 300.0,
           memory_gb: float = 4.0, keep: bool = False) -> dict:
     """Grade ``root/submission`` with the sealed grader; writes and returns ``results.json``'s content."""
     import dill
+
+    from .grading.outcome import RunReport
 
     source, results_dir = root / "source", root / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -131,8 +124,7 @@ def grade(root: Path, *, name: str | None = None, kernel: list[str] | None = Non
         record_timeout = max(cell_timeout, 60)
         cmd = [sys.executable, "-m", "autograder.grading.run_one", str(private), str(submission), str(scratch),
                "--notebook-name", name or notebook_name(submission), "--cell-timeout", f"{cell_timeout:g}",
-               "--record-timeout", f"{record_timeout:g}", "--memory-gb", f"{memory_gb:g}",
-               "--kernel-tests", json.dumps(kernel if kernel is not None else kernel_tests(source))]
+               "--record-timeout", f"{record_timeout:g}", "--memory-gb", f"{memory_gb:g}"]
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
         log = scratch_root / "grader-log.txt"
         with open(log, "wb") as out:
@@ -144,7 +136,7 @@ def grade(root: Path, *, name: str | None = None, kernel: list[str] | None = Non
             raise NotGradable(f"the grader stopped (exit {proc.returncode}): {tail[0][:300]}")
         with open(pickled, "rb") as f:
             results = dill.load(f)
-        status = json.loads((scratch / "out" / "status.json").read_text())["status"]
+        status = RunReport.read(scratch / "out").status
         shutil.copyfile(pickled, results_dir / "results.pkl")  # what `otter grade` copies back
         output = gradescope_results(results, config, status)
         if keep:
@@ -163,14 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m autograder.gradescope", description=__doc__.splitlines()[0])
     p.add_argument("--root", default="/autograder", help="Gradescope's folder (default /autograder)")
     p.add_argument("--notebook-name", help="the file name the init cell expects (default: the submitted one's)")
-    p.add_argument("--kernel-tests", help="JSON list of tests judged by their kernel verdict (default: the zip's list)")
     p.add_argument("--cell-timeout", type=float, default=300.0)
     p.add_argument("--memory-gb", type=float, default=4.0)
     p.add_argument("--keep", action="store_true", help="keep the grading folder under $TMPDIR (for debugging)")
     args = p.parse_args(argv)
-    grade(Path(args.root), name=args.notebook_name,
-          kernel=json.loads(args.kernel_tests) if args.kernel_tests else None,
-          cell_timeout=args.cell_timeout, memory_gb=args.memory_gb, keep=args.keep)
+    grade(Path(args.root), name=args.notebook_name, cell_timeout=args.cell_timeout, memory_gb=args.memory_gb, keep=args.keep)
     return 0
 
 

@@ -14,7 +14,6 @@ Both return ``Scores``: per question, the score and what failed, with each test 
 from __future__ import annotations
 
 import contextlib
-import json
 import linecache
 import shutil
 import sys
@@ -151,8 +150,6 @@ class SealedPath:
         run_one._inputs_only(self.files / "expected.pt", self.record_dir / "expected.pt")  # what the kernel sees
         self.record_files = verdict.test_files(self.record_dir / "tests")
         self.pristine_files = verdict.test_files(unpacked / "tests")
-        info = json.loads((a.dist_dir / "build-info.json").read_text())
-        self.kernel_tests = set(info.get("kernel_tests", []))
         self.log_path = unpacked / "log.pt"
         self.defs = _Definitions(a)
 
@@ -166,8 +163,8 @@ class SealedPath:
                 seal.record(namespace, self.record_files, str(self.log_path))
             log = torch.load(self.log_path, weights_only=True, map_location="cpu")
             with audit.watching(course_checks) if audit else contextlib.nullcontext():
-                results, _ = verdict.judge(log, self.pristine_files, self.files, kernel_tests=self.kernel_tests,
-                                           tampering=[])
+                results, _ = verdict.judge(log, self.pristine_files, self.files, tampering=[],
+                                           functions=seal.notebook_functions([notebooks.code_of(c) for c in nb.cells if c.cell_type == "code"]))
         return scores_of(results.results.values())
 
 

@@ -67,11 +67,12 @@ EXPECTED: dict[str, tuple[float | None, tuple[str, ...]]] = {
     "write_outside": (FULL, ("Completed",)),
     "network": (FULL, ("Completed",)),
     "read_hidden_tests": (FULL, ("Completed",)),
-    "patch_allclose": (FULL - 4, ("tampering suspected", "numpy.testing.assert_allclose")),
-    "patch_course_checks": (FULL - 4, ("tampering suspected", "course_checks")),
-    "patch_otter": (FULL - 4, ("tampering suspected", "otter")),
-    "overwrite_grader": (FULL - 4, ("tampering suspected", "rebinds grader", "results file")),
-    "patch_builtins": (FULL - 4, ("tampering suspected", "builtins.isinstance")),
+    # tampering voids the verdicts observed in the kernel: the five no-library tests (1 point each)
+    "patch_allclose": (FULL - 9, ("tampering suspected", "numpy.testing.assert_allclose")),
+    "patch_course_checks": (FULL - 9, ("tampering suspected", "course_checks")),
+    "patch_otter": (FULL - 9, ("tampering suspected", "otter")),
+    "overwrite_grader": (FULL - 9, ("tampering suspected", "rebinds grader", "results file")),
+    "patch_builtins": (FULL - 9, ("tampering suspected", "builtins.isinstance")),
     "zip_extra_files": (FULL, ("Completed",)),
     "zip_traversal": (0, ("invalid submission", "unsafe paths")),
     "zip_two_notebooks": (0, ("invalid submission", "exactly one notebook")),
@@ -82,21 +83,21 @@ EXPECTED: dict[str, tuple[float | None, tuple[str, ...]]] = {
     "pre_import_library": (None, ("tampering suspected", "does not report autograder.course_checks.")),
     "exfiltrate_tests": (FULL - 5, ("Completed",)),  # its softmax raises in every q1 test
     # the grader follows no link the notebook planted
-    "plant_links": (FULL, ("Completed",)),
+    "plant_links": (FULL - 5, ("tampering suspected", "results file")),  # flagged: the no-library tests are void
     "log_symlink": (0, ("hidden tests not run", "is not a regular file")),
     "log_fifo": (0, ("hidden tests not run", "is not a regular file")),
     "log_huge": (0, ("hidden tests not run", "larger than 512 MB")),
     "deep_tree": (FULL, ("Completed",)),
-    "many_files": (FULL, ("(in q7) wrote more than 100,000 files and folders",)),
+    "many_files": (FULL, ("q7, the cell starting", "wrote more than 100,000 files and folders")),
     "special_files": (FULL, ("Completed",)),
     "unreadable_dirs": (FULL, ("Completed",)),
     # disk, processes, signals
-    "disk_bomb": (FULL, ("(in q7) wrote more than 1 GB into the work folder",)),
+    "disk_bomb": (FULL, ("q7, the cell starting", "wrote more than 1 GB into the work folder")),
     "sparse_bomb": (FULL, ("Completed",)),
     "kill_all": (FULL, ("Completed",)),
     "proc_peek": (FULL, ("Completed",)),
     "daemon_child": (FULL, ("Completed",)),
-    "sigint_ignored": (FULL, ("(in q3) timed out after 10 s, and ignored the interrupt",)),
+    "sigint_ignored": (FULL, ("q3, the cell starting", "timed out after 10 s, and ignored the interrupt")),
     "zip_symlink": (FULL, ("Completed",)),
 }
 
@@ -306,7 +307,9 @@ def test_tampering_never_raises_a_score_and_is_flagged(catalogue):
     assert value_tests, "the zeros softmax must fail q1's hidden value tests"
     for name in ("patch_allclose", "patch_course_checks", "patch_otter", "patch_builtins", "overwrite_grader"):
         r = by_case[name].results
-        assert r.total == untampered.total, f"{name} scored {r.total}, the same bug untampered {untampered.total}"
+        assert r.total <= untampered.total, f"{name} scored {r.total}, the same bug untampered {untampered.total}"
+        void = dict(by_case[name].verdicts).get("void", 0)
+        assert r.total == untampered.total or void, f"{name} lost points without a void verdict"
         passed = {t.test_case.name for t in r.results["q1"].test_case_results if t.passed}
         assert not passed & set(value_tests), f"{name} passed q1 value tests {passed & set(value_tests)}"
     for name in ("patch_allclose", "patch_course_checks", "patch_otter", "patch_builtins", "overwrite_grader"):
@@ -427,7 +430,7 @@ def test_a_loop_after_the_last_question_keeps_its_points_under_the_overall_limit
     (o,) = outcomes
     assert not o.results.has_catastrophic_failure(), o.status
     assert o.results.total >= 0.9 * FULL, (o.results.total, o.status)
-    assert "(in q7) was cut at the submission's overall limit of 60 s" in o.status
+    assert 'q7, the cell starting "while True:" was cut at the submission\'s overall limit of 60 s' in o.status
     assert time.monotonic() - start < 60 + batch.KILL_GRACE
 
 

@@ -202,6 +202,7 @@ def test_sealed_gradescope_entry_scores_like_the_local_grader(cpu_image, a1, tmp
     """Stock Otter on Gradescope gives the 12-line cell full marks; the sealed entry gives what
     `grade` gives, for the demos and the attacks, and the kernel never sees the hidden tests."""
     from autograder.grading import batch
+    from autograder.grading.outcome import REPORT_NAME, RunReport
 
     subs = _attacks(tmp_path / "subs")
     points = json.loads((a1.dist_dir / "build-info.json").read_text())["points"]
@@ -209,7 +210,7 @@ def test_sealed_gradescope_entry_scores_like_the_local_grader(cpu_image, a1, tmp
     for d in demos.make(a1, tmp_path / "subs", points)[:2]:  # solution, blank
         d.path.chmod(0o644)
         subs[d.path.stem] = d.path
-    local, _ = batch.grade(a1, list(subs.values()), tmp_path / "local", workers=2, quiet=True)
+    local = batch.grade(a1, list(subs.values()), tmp_path / "local", workers=2, quiet=True)
     local = {o.label: o.results.total for o in local}
 
     stock = podman_images.gradescope_run(cpu_image, a1.autograder_zip, subs["runner_replaced"], "stock",
@@ -228,7 +229,7 @@ def test_sealed_gradescope_entry_scores_like_the_local_grader(cpu_image, a1, tmp
         assert tests["Public Tests"]["visibility"] == "visible", name
         assert all(tests[q]["visibility"] == "after_published" for q in points), name
         assert results["stdout_visibility"] == "after_published", name
-        (status,) = [json.loads(p.read_text()) for p in keep.glob("sealed-*/run/out/status.json")]
-        assert status["sandboxed"] and "unsandboxed" not in status["status"], f"{name}: {status['status']}"
+        (report,) = [RunReport.read(p.parent) for p in keep.glob("sealed-*/run/out/" + REPORT_NAME)]
+        assert report.sandboxed and "unsandboxed" not in report.status, f"{name}: {report.status}"
     found = _hunted(next((tmp_path / "sealed" / "hunt").glob("sealed-*/run/out/executed.ipynb")))
     assert found == [], f"the sandboxed kernel could read {found}"
