@@ -1402,24 +1402,34 @@ def model_device(model: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 def assert_loss_module(actual: Any, expected_name: str, *, name: str, hint: str = "") -> None:
-    """``actual`` is an instance of the torch.nn loss class called ``expected_name``, reducing by mean."""
-    if actual is None:
+    """``actual`` is an instance of the torch.nn loss class called ``expected_name``, reducing by mean.
+
+    What ``actual`` is gets worked out where it was made (an observation), so a class or an instance
+    of the student's own is judged by its name and reduction."""
+    def facts() -> dict:
+        if actual is None:
+            return {"kind": "none"}
+        if isinstance(actual, type):
+            return {"kind": "class", "class": actual.__name__}
+        if not isinstance(actual, torch.nn.Module):
+            return {"kind": "other", "description": describe(actual)}
+        return {"kind": "module", "class": type(actual).__name__, "reduction": str(getattr(actual, "reduction", "mean"))}
+
+    seen = _observation(f"what {name} returned", facts)
+    seen = seen if isinstance(seen, dict) else {"kind": "other", "description": describe(seen)}
+    kind, found = seen.get("kind"), str(seen.get("class", ""))
+    if kind == "none":
         raise CheckFailure(f"{name} returned None, but an nn.{expected_name} was expected. Did you forget a `return`?")
-    if isinstance(actual, type):
-        raise CheckFailure(
-            f"{name} returned the class {actual.__name__} itself, but an instance was expected: "
-            f"call it, as in nn.{actual.__name__}()."
-        )
-    if not isinstance(actual, torch.nn.Module):
-        raise CheckFailure(f"{name} should return a torch.nn loss module, but it returned {describe(actual)}.")
-    found = type(actual).__name__
+    if kind == "class":
+        raise CheckFailure(f"{name} returned the class {found} itself, but an instance was expected: "
+                           f"call the class, as in nn.{found}().")
+    if kind != "module":
+        raise CheckFailure(f"{name} should return a torch.nn loss module, but it returned {seen.get('description')}.")
     if found != expected_name:
         raise CheckFailure(f"{name} should return nn.{expected_name}, but it returned nn.{found}.{hint and ' ' + hint}")
-    reduction = getattr(actual, "reduction", "mean")
-    if reduction != "mean":
-        raise CheckFailure(
-            f"{name} should average over the batch (reduction='mean', the default), but its reduction is {reduction!r}."
-        )
+    if seen.get("reduction") != "mean":
+        raise CheckFailure(f"{name} should average over the batch (reduction='mean', the default), but its reduction "
+                           f"is {seen.get('reduction')!r}.")
 
 
 def assert_target_shape(targets: Any, output_shape: tuple[int, ...], *, name: str, criterion: str) -> None:
@@ -1651,7 +1661,7 @@ def check_make_loaders(make_loaders: Callable) -> None:
     train_c, _ = _observation("make_loaders with seed 8", lambda: batches(8, 0))
     flat = [i for b in train_a for i in b]
     if [len(b) for b in train_a] != [5, 5, 5, 5, 3]:
-        raise CheckFailure("With 23 training samples and batch_size=5 the train loader should give batches "
+        raise CheckFailure("With 23 training samples and batch_size=5 the train loader of make_loaders should give batches "
                            f"of sizes [5, 5, 5, 5, 3], but it gave {[len(b) for b in train_a]}: keep the last, smaller "
                            "batch (no drop_last=True).")
     if sorted(flat) != list(range(23)):
@@ -1668,7 +1678,7 @@ def check_make_loaders(make_loaders: Callable) -> None:
         raise CheckFailure("make_loaders with seeds 7 and 8 should give different training orders, but they gave the same one; "
                            "seed the generator with the `seed` argument.")
     if test_a != [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10]]:
-        raise CheckFailure("The test loader should return the 11 test samples in order in batches of 5, "
+        raise CheckFailure("The test loader of make_loaders should return the 11 test samples in order in batches of 5, "
                            f"but it returned {test_a}: do not shuffle the test loader (shuffle=False).")
 
 
@@ -1760,10 +1770,10 @@ def check_classifier(model: Any, *, name: str, sizes: tuple[int, ...]) -> None:
             AUDIT.ratios.append(run["ratio"])
 
 
-def assert_output_shapes(model: Any, shapes: Mapping[tuple, tuple], *, name: str) -> None:
+def assert_output_shapes(model: Any, shapes: Mapping[tuple, tuple], *, name: str, hint: str = "") -> None:
     """``model`` maps a zero batch of each input shape in ``shapes`` to a tensor of the paired output
-    shape. The model runs where it was built (an observation), so this works for a model class the
-    notebook defines as well as for torch's own modules."""
+    shape; ``hint`` ends the message. The model runs where it was built (an observation), so this
+    works for a model class the notebook defines as well as for torch's own modules."""
     if not isinstance(model, torch.nn.Module):
         raise CheckFailure(f"{name} should be an nn.Module, but it is {describe(model)}.")
 
@@ -1783,7 +1793,8 @@ def assert_output_shapes(model: Any, shapes: Mapping[tuple, tuple], *, name: str
         if got != list(want):
             found = f"shape {tuple(got)}" if isinstance(got, list) else got
             raise CheckFailure(f"{name} applied to a batch of shape {tuple(shape)} should return a tensor of shape "
-                               f"{tuple(want)}, but it {'has ' + found if isinstance(got, list) else found}.")
+                               f"{tuple(want)}, but it {'has ' + found if isinstance(got, list) else found}. "
+                               f"{hint}".rstrip())
 
 
 def predictions_of(model: Any, images: torch.Tensor, *, name: str, batch_size: int = 1000,
@@ -2077,19 +2088,34 @@ INTERNAL_ACTIVATION = {"BCEWithLogitsLoss": "sigmoid", "CrossEntropyLoss": "soft
 _SIZES = {"B": 4, "C": 3}
 
 
+def _parts(entry: Any) -> tuple | None:
+    return _shape_parts(tuple(entry) if isinstance(entry, list) else entry)
+
+
 def _shape(entry: Any, *, name: str) -> tuple[int, ...]:
-    if not isinstance(entry, (tuple, list)) or not all(isinstance(d, (str, int)) for d in entry):
+    """A shape given as a tuple or list of 'B', 'C' and numbers, or as text such as '[B, 1]'."""
+    parts = _parts(entry)
+    if parts is None or not all(isinstance(d, (str, int)) for d in parts):
         raise CheckFailure(f"{name} should be a tuple such as ('B', 1), but it is {describe(entry)}.")
     try:
-        return tuple(_SIZES[d.strip().upper()] if isinstance(d, str) else int(d) for d in entry)
+        return tuple(_SIZES[d] if isinstance(d, str) else int(d) for d in parts)
     except KeyError:
-        raise CheckFailure(f"{name} should use the letters 'B' and 'C' and numbers, but it is {tuple(entry)}.") from None
+        raise CheckFailure(f"{name} should use the letters 'B' and 'C' and numbers, but it is {tuple(parts)}.") from None
+
+
+#: torch.nn's loss classes by their lower-case name ('bcewithlogitsloss' -> nn.BCEWithLogitsLoss).
+_LOSSES = {n.lower(): getattr(torch.nn, n) for n in dir(torch.nn)
+           if n.endswith("Loss") and isinstance(getattr(torch.nn, n), type)}
 
 
 def _criterion_class(entry: Any, *, name: str) -> type:
-    found = entry.__name__ if isinstance(entry, type) else entry
-    loss = getattr(torch.nn, found, None) if isinstance(found, str) else None
-    if not (isinstance(loss, type) and issubclass(loss, torch.nn.Module) and found.endswith("Loss")):
+    """A loss named as a class, an instance's class name, or text ('nn.BCELoss()', 'bceloss')."""
+    if isinstance(entry, type):
+        entry = entry.__name__
+    elif isinstance(entry, torch.nn.Module):
+        entry = type(entry).__name__
+    loss = _LOSSES.get(_name_text(entry)) if isinstance(entry, str) else None
+    if loss is None:
         raise CheckFailure(f"{name} should name a torch.nn loss class such as 'MSELoss', but it is {describe(entry)}.")
     return loss
 
@@ -2110,6 +2136,8 @@ def assert_loss_table_consistent(table: dict, task: str) -> None:
     output_shape = _shape(row["output_shape"], name=f"{where}['output_shape']")
     target_shape = _shape(row["target_shape"], name=f"{where}['target_shape']")
     dtype = row["target_dtype"]
+    if isinstance(dtype, str):  # 'torch.float32' or 'float32'
+        dtype = getattr(torch, dtype.strip().removeprefix("torch."), dtype)
     if not isinstance(dtype, torch.dtype):
         raise CheckFailure(f"{where}['target_dtype'] should be a torch.dtype such as torch.float32, but it is {describe(dtype)}.")
     loss_class = _criterion_class(row["criterion"], name=f"{where}['criterion']")
@@ -2130,10 +2158,10 @@ def assert_loss_table_consistent(table: dict, task: str) -> None:
                            "expects log-probabilities or probabilities, not logits.")
     if target_shape != output_shape and loss_class.__name__ != "CrossEntropyLoss":
         raise CheckFailure(f"{where}: {loss_class.__name__} compares the output and the targets element by element, so "
-                           f"the target shape {tuple(row['target_shape'])} must be the output shape "
-                           f"{tuple(row['output_shape'])}.")
+                           f"the target shape {_parts(row['target_shape'])} must be the output shape "
+                           f"{_parts(row['output_shape'])}.")
     wanted = INTERNAL_ACTIVATION.get(loss_class.__name__)
-    found = str(row["activation"]).strip().lower()
+    found = _name_text(str(row["activation"]))
     if wanted is not None and found != wanted:
         raise CheckFailure(f"{where}['activation'] is {row['activation']!r}, but {loss_class.__name__} applies a {wanted} "
                            f"to the logits itself, so the probabilities at inference time come from a {wanted} too.")

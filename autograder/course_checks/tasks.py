@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from .compare import CheckFailure, describe
+from .compare import CheckFailure, _name_text, _shape_parts, describe
 
 #: The activation each logit loss applies internally (the one to use at inference time).
 INTERNAL_ACTIVATION = {"BCEWithLogitsLoss": "sigmoid", "CrossEntropyLoss": "softmax"}
@@ -16,19 +16,34 @@ INTERNAL_ACTIVATION = {"BCEWithLogitsLoss": "sigmoid", "CrossEntropyLoss": "soft
 _SIZES = {"B": 4, "C": 3}
 
 
+def _parts(entry: Any) -> tuple | None:
+    return _shape_parts(tuple(entry) if isinstance(entry, list) else entry)
+
+
 def _shape(entry: Any, *, name: str) -> tuple[int, ...]:
-    if not isinstance(entry, (tuple, list)) or not all(isinstance(d, (str, int)) for d in entry):
+    """A shape given as a tuple or list of 'B', 'C' and numbers, or as text such as '[B, 1]'."""
+    parts = _parts(entry)
+    if parts is None or not all(isinstance(d, (str, int)) for d in parts):
         raise CheckFailure(f"{name} should be a tuple such as ('B', 1), but it is {describe(entry)}.")
     try:
-        return tuple(_SIZES[d.strip().upper()] if isinstance(d, str) else int(d) for d in entry)
+        return tuple(_SIZES[d] if isinstance(d, str) else int(d) for d in parts)
     except KeyError:
-        raise CheckFailure(f"{name} should use the letters 'B' and 'C' and numbers, but it is {tuple(entry)}.") from None
+        raise CheckFailure(f"{name} should use the letters 'B' and 'C' and numbers, but it is {tuple(parts)}.") from None
+
+
+#: torch.nn's loss classes by their lower-case name ('bcewithlogitsloss' -> nn.BCEWithLogitsLoss).
+_LOSSES = {n.lower(): getattr(torch.nn, n) for n in dir(torch.nn)
+           if n.endswith("Loss") and isinstance(getattr(torch.nn, n), type)}
 
 
 def _criterion_class(entry: Any, *, name: str) -> type:
-    found = entry.__name__ if isinstance(entry, type) else entry
-    loss = getattr(torch.nn, found, None) if isinstance(found, str) else None
-    if not (isinstance(loss, type) and issubclass(loss, torch.nn.Module) and found.endswith("Loss")):
+    """A loss named as a class, an instance's class name, or text ('nn.BCELoss()', 'bceloss')."""
+    if isinstance(entry, type):
+        entry = entry.__name__
+    elif isinstance(entry, torch.nn.Module):
+        entry = type(entry).__name__
+    loss = _LOSSES.get(_name_text(entry)) if isinstance(entry, str) else None
+    if loss is None:
         raise CheckFailure(f"{name} should name a torch.nn loss class such as 'MSELoss', but it is {describe(entry)}.")
     return loss
 
@@ -49,6 +64,8 @@ def assert_loss_table_consistent(table: dict, task: str) -> None:
     output_shape = _shape(row["output_shape"], name=f"{where}['output_shape']")
     target_shape = _shape(row["target_shape"], name=f"{where}['target_shape']")
     dtype = row["target_dtype"]
+    if isinstance(dtype, str):  # 'torch.float32' or 'float32'
+        dtype = getattr(torch, dtype.strip().removeprefix("torch."), dtype)
     if not isinstance(dtype, torch.dtype):
         raise CheckFailure(f"{where}['target_dtype'] should be a torch.dtype such as torch.float32, but it is {describe(dtype)}.")
     loss_class = _criterion_class(row["criterion"], name=f"{where}['criterion']")
@@ -69,10 +86,10 @@ def assert_loss_table_consistent(table: dict, task: str) -> None:
                            "expects log-probabilities or probabilities, not logits.")
     if target_shape != output_shape and loss_class.__name__ != "CrossEntropyLoss":
         raise CheckFailure(f"{where}: {loss_class.__name__} compares the output and the targets element by element, so "
-                           f"the target shape {tuple(row['target_shape'])} must be the output shape "
-                           f"{tuple(row['output_shape'])}.")
+                           f"the target shape {_parts(row['target_shape'])} must be the output shape "
+                           f"{_parts(row['output_shape'])}.")
     wanted = INTERNAL_ACTIVATION.get(loss_class.__name__)
-    found = str(row["activation"]).strip().lower()
+    found = _name_text(str(row["activation"]))
     if wanted is not None and found != wanted:
         raise CheckFailure(f"{where}['activation'] is {row['activation']!r}, but {loss_class.__name__} applies a {wanted} "
                            f"to the logits itself, so the probabilities at inference time come from a {wanted} too.")

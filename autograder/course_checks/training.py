@@ -34,24 +34,34 @@ def model_device(model: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 def assert_loss_module(actual: Any, expected_name: str, *, name: str, hint: str = "") -> None:
-    """``actual`` is an instance of the torch.nn loss class called ``expected_name``, reducing by mean."""
-    if actual is None:
+    """``actual`` is an instance of the torch.nn loss class called ``expected_name``, reducing by mean.
+
+    What ``actual`` is gets worked out where it was made (an observation), so a class or an instance
+    of the student's own is judged by its name and reduction."""
+    def facts() -> dict:
+        if actual is None:
+            return {"kind": "none"}
+        if isinstance(actual, type):
+            return {"kind": "class", "class": actual.__name__}
+        if not isinstance(actual, torch.nn.Module):
+            return {"kind": "other", "description": describe(actual)}
+        return {"kind": "module", "class": type(actual).__name__, "reduction": str(getattr(actual, "reduction", "mean"))}
+
+    seen = _observation(f"what {name} returned", facts)
+    seen = seen if isinstance(seen, dict) else {"kind": "other", "description": describe(seen)}
+    kind, found = seen.get("kind"), str(seen.get("class", ""))
+    if kind == "none":
         raise CheckFailure(f"{name} returned None, but an nn.{expected_name} was expected. Did you forget a `return`?")
-    if isinstance(actual, type):
-        raise CheckFailure(
-            f"{name} returned the class {actual.__name__} itself, but an instance was expected: "
-            f"call it, as in nn.{actual.__name__}()."
-        )
-    if not isinstance(actual, torch.nn.Module):
-        raise CheckFailure(f"{name} should return a torch.nn loss module, but it returned {describe(actual)}.")
-    found = type(actual).__name__
+    if kind == "class":
+        raise CheckFailure(f"{name} returned the class {found} itself, but an instance was expected: "
+                           f"call the class, as in nn.{found}().")
+    if kind != "module":
+        raise CheckFailure(f"{name} should return a torch.nn loss module, but it returned {seen.get('description')}.")
     if found != expected_name:
         raise CheckFailure(f"{name} should return nn.{expected_name}, but it returned nn.{found}.{hint and ' ' + hint}")
-    reduction = getattr(actual, "reduction", "mean")
-    if reduction != "mean":
-        raise CheckFailure(
-            f"{name} should average over the batch (reduction='mean', the default), but its reduction is {reduction!r}."
-        )
+    if seen.get("reduction") != "mean":
+        raise CheckFailure(f"{name} should average over the batch (reduction='mean', the default), but its reduction "
+                           f"is {seen.get('reduction')!r}.")
 
 
 def assert_target_shape(targets: Any, output_shape: tuple[int, ...], *, name: str, criterion: str) -> None:
@@ -283,7 +293,7 @@ def check_make_loaders(make_loaders: Callable) -> None:
     train_c, _ = _observation("make_loaders with seed 8", lambda: batches(8, 0))
     flat = [i for b in train_a for i in b]
     if [len(b) for b in train_a] != [5, 5, 5, 5, 3]:
-        raise CheckFailure("With 23 training samples and batch_size=5 the train loader should give batches "
+        raise CheckFailure("With 23 training samples and batch_size=5 the train loader of make_loaders should give batches "
                            f"of sizes [5, 5, 5, 5, 3], but it gave {[len(b) for b in train_a]}: keep the last, smaller "
                            "batch (no drop_last=True).")
     if sorted(flat) != list(range(23)):
@@ -300,7 +310,7 @@ def check_make_loaders(make_loaders: Callable) -> None:
         raise CheckFailure("make_loaders with seeds 7 and 8 should give different training orders, but they gave the same one; "
                            "seed the generator with the `seed` argument.")
     if test_a != [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10]]:
-        raise CheckFailure("The test loader should return the 11 test samples in order in batches of 5, "
+        raise CheckFailure("The test loader of make_loaders should return the 11 test samples in order in batches of 5, "
                            f"but it returned {test_a}: do not shuffle the test loader (shuffle=False).")
 
 
@@ -392,10 +402,10 @@ def check_classifier(model: Any, *, name: str, sizes: tuple[int, ...]) -> None:
             AUDIT.ratios.append(run["ratio"])
 
 
-def assert_output_shapes(model: Any, shapes: Mapping[tuple, tuple], *, name: str) -> None:
+def assert_output_shapes(model: Any, shapes: Mapping[tuple, tuple], *, name: str, hint: str = "") -> None:
     """``model`` maps a zero batch of each input shape in ``shapes`` to a tensor of the paired output
-    shape. The model runs where it was built (an observation), so this works for a model class the
-    notebook defines as well as for torch's own modules."""
+    shape; ``hint`` ends the message. The model runs where it was built (an observation), so this
+    works for a model class the notebook defines as well as for torch's own modules."""
     if not isinstance(model, torch.nn.Module):
         raise CheckFailure(f"{name} should be an nn.Module, but it is {describe(model)}.")
 
@@ -415,7 +425,8 @@ def assert_output_shapes(model: Any, shapes: Mapping[tuple, tuple], *, name: str
         if got != list(want):
             found = f"shape {tuple(got)}" if isinstance(got, list) else got
             raise CheckFailure(f"{name} applied to a batch of shape {tuple(shape)} should return a tensor of shape "
-                               f"{tuple(want)}, but it {'has ' + found if isinstance(got, list) else found}.")
+                               f"{tuple(want)}, but it {'has ' + found if isinstance(got, list) else found}. "
+                               f"{hint}".rstrip())
 
 
 def predictions_of(model: Any, images: torch.Tensor, *, name: str, batch_size: int = 1000,
