@@ -438,3 +438,21 @@ def test_nothing_in_the_grader_forces_cpu():
     assert not found, found
     for a in REPO_ROOT.glob("assignments/*/course_checks.py"):
         assert a.read_text() == ship.checks_source(), f"{a} is stale"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="handing files to another owner needs root")
+def test_run_one_hands_what_it_leaves_to_the_owner_without_following_links(tmp_path):
+    """`run_one --owner`: Docker's root inside the container gives the results back to the caller."""
+    from autograder.grading import run_one
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not ours to give")
+    scratch = tmp_path / "scratch"
+    (scratch / "out").mkdir(parents=True)
+    (scratch / "out" / "results.pkl").write_bytes(b"x")
+    (scratch / "out" / "link").symlink_to(outside)
+    run_one.give_to(scratch, 4321, 4322)
+    for path in (scratch, scratch / "out", scratch / "out" / "results.pkl", scratch / "out" / "link"):
+        st = path.lstat()
+        assert (st.st_uid, st.st_gid) == (4321, 4322), path
+    assert (outside.stat().st_uid, outside.stat().st_gid) == (0, 0), "a link's target is never handed over"
