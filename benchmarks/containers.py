@@ -47,6 +47,7 @@ def main() -> None:
     image, seconds = podman_images.cpu_image()
     print(f"image {image}: ready in {seconds:.0f} s (cached layers reused), {image_size(image):.2f} GB")
     runner = container.make_runner("podman", image=image)
+    container.check_sandbox(runner)  # as `grade --docker` does: bubblewrap must start inside
     for a in chosen:
         if not is_current(a):
             build(a)
@@ -55,10 +56,10 @@ def main() -> None:
             made = demos.make(a, Path(tmp) / "subs", points)
             paths = [d.path for d in made]
             start = time.monotonic()
-            local, _ = batch.grade(a, paths, Path(tmp) / "local", workers=args.workers, quiet=True)
+            local = batch.grade(a, paths, Path(tmp) / "local", workers=args.workers, quiet=True)
             local_wall = time.monotonic() - start
             start = time.monotonic()
-            boxed, _ = batch.grade(a, paths, Path(tmp) / "podman", workers=args.workers, quiet=True, runner=runner)
+            boxed = batch.grade(a, paths, Path(tmp) / "podman", workers=args.workers, quiet=True, runner=runner)
             boxed_wall = time.monotonic() - start
             same = (Path(tmp) / "local/final_grades.csv").read_bytes() == \
                    (Path(tmp) / "podman/final_grades.csv").read_bytes()

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from autograder import REPO_ROOT
 
-IMAGE = "localhost/dl-autograded:cpu"
+#: The CPU image's tag; another tag keeps parallel checkouts on one machine from retagging each other's.
+IMAGE = os.environ.get("DL_AUTOGRADED_IMAGE", "localhost/dl-autograded:cpu")
 ADAPTER = REPO_ROOT / "scripts" / "podman-docker"  # `docker` on podman, for python-on-whales
 #: The RUN step of Otter 7.0.0's grade/Dockerfile that runs the zip's setup.sh (Miniforge from GitHub,
 #: an otter-env from conda-forge, playwright's Chromium: none of them reachable offline).
@@ -40,7 +41,7 @@ def cpu_image(timeout: float = 2400) -> tuple[str, float]:
     """Build the CPU image from the current tree (cached layers are reused); returns (tag, seconds)."""
     start = time.monotonic()
     proc = subprocess.run(["nice", "-n", "10", str(REPO_ROOT / "scripts" / "build-image.sh"), "cpu"], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env={**os.environ, "IMAGE": IMAGE})
     assert proc.returncode == 0, f"scripts/build-image.sh cpu failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
     return IMAGE, time.monotonic() - start
 

@@ -160,7 +160,6 @@ def test_docker_line_isolates_the_submission(tmp_path):
     assert _option(cmd, "--network") == ["none"]
     assert _option(cmd, "--memory") == ["4g"] and _option(cmd, "--memory-swap") == ["4g"]
     assert _option(cmd, "--cpus") == ["2"] and _option(cmd, "--pids-limit") == ["512"]
-    assert _option(cmd, "--user") == [f"{os.getuid()}:{os.getgid()}"]
     assert "--gpus" not in cmd
     mounts = _option(cmd, "-v")
     assert f"{zip_path}:/grading/autograder.zip:ro" in mounts
@@ -169,12 +168,33 @@ def test_docker_line_isolates_the_submission(tmp_path):
     image = cmd.index("dl-autograded:cpu")
     assert cmd[image + 1:image + 12] == ["timeout", "-s", "KILL", "605", "python", "-m", "autograder.grading.run_one",
                                          "/grading/autograder.zip", "/grading/submission/hw.ipynb", "/grading/out",
-                                         "--in-container"]
-    kernel = cmd[image + 12:]
+                                         "--require-sandbox"]
+    assert "--in-container" not in cmd, "the kernel runs in bubblewrap inside the container, as on the host"
+    owner = [] if os.getuid() == 0 else ["--owner", f"{os.getuid()}:{os.getgid()}"]
+    assert cmd[image + 12:image + 12 + len(owner)] == owner, "Docker's root inside hands the results back"
+    kernel = cmd[image + 12 + len(owner):]
+    assert kernel[:2] == ["--readable", "/course/data"], "the kernel sees the image's data folder, read-only"
+    kernel = kernel[2:]
     assert kernel[::3] == ["--env"] * (len(kernel) // 3) and len(kernel) % 3 == 0
     kernel = dict(zip(kernel[1::3], kernel[2::3]))
     assert kernel["PATH"].startswith("/opt/venv/bin:") and kernel["FASHION_MNIST_DIR"] == "/course/data"
     assert "OMP_NUM_THREADS" not in kernel, "nothing the host did not set"
+
+
+def test_docker_line_lets_bubblewrap_start_as_root_inside(tmp_path):
+    """run_one runs as root in the container (no --user) with what bwrap needs; Docker also lifts seccomp."""
+    cmd, *_ = _line(tmp_path, container.DockerRunner())
+    before_image = cmd[:cmd.index("dl-autograded:cpu")]
+    assert "--user" not in before_image and "--userns" not in before_image
+    assert _option(before_image, "--cap-add") == ["SYS_ADMIN", "NET_ADMIN"]
+    assert _option(before_image, "--security-opt") == ["systempaths=unconfined", "apparmor=unconfined",
+                                                       "seccomp=unconfined"]
+    podman = container.DockerRunner(docker="podman", engine="podman")
+    cmd, *_ = _line(tmp_path, podman)
+    before_image = cmd[:cmd.index("dl-autograded:cpu")]
+    assert _option(before_image, "--cap-add") == ["SYS_ADMIN", "NET_ADMIN"] and "--user" not in before_image
+    assert _option(before_image, "--security-opt") == ["systempaths=unconfined", "apparmor=unconfined"]
+    assert "--owner" not in cmd, "podman's root inside is the caller (rootful: root; rootless: the caller)"
 
 
 def test_docker_line_with_gpus_limits_and_environment(tmp_path):
@@ -191,9 +211,12 @@ def test_docker_line_with_gpus_limits_and_environment(tmp_path):
     assert {"FASHION_MNIST_DIR=/data/fashion-mnist", "GRADING_DEVICE=cuda:1", "OMP_NUM_THREADS=3"} <= set(envs)
     assert not any(e.startswith(("PYTHONPATH=", "TMPDIR=/host")) for e in envs), "host paths stay on the host"
     assert "dl-autograded:gpu" in cmd and cmd[cmd.index("timeout") + 3] == "65"
-    kernel = {cmd[i + 1]: cmd[i + 2] for i in range(cmd.index("--in-container"), len(cmd) - 2) if cmd[i] == "--env"}
+    start = cmd.index("--require-sandbox")
+    assert cmd[start + 1] == "--gpu", "bwrap binds the NVIDIA devices into the kernel's view"
+    kernel = {cmd[i + 1]: cmd[i + 2] for i in range(start, len(cmd) - 2) if cmd[i] == "--env"}
     assert kernel["OMP_NUM_THREADS"] == "3" and kernel["GRADING_DEVICE"] == "cuda:1", "the kernel gets them too"
     assert kernel["FASHION_MNIST_DIR"] == "/data/fashion-mnist" and "PYTHONPATH" not in kernel
+    assert _option(cmd[start:], "--readable") == ["/data/fashion-mnist"]
 
 
 def test_podman_line_adds_the_runtime_and_rlimits_this_machine_needs(tmp_path, monkeypatch):
@@ -203,7 +226,7 @@ def test_podman_line_adds_the_runtime_and_rlimits_this_machine_needs(tmp_path, m
     assert cmd[:4] == ["podman", "--runtime", "runc", "run"]
     assert _option(cmd, "--ulimit") == ["nofile=4096:4096", "nproc=4096:4096"]
     assert _option(cmd, "--network") == ["none"] and _option(cmd, "--pids-limit") == ["512"]
-    assert ("--userns" in cmd) == (os.getuid() != 0), "rootless podman keeps the caller's uid"
+    assert "--userns" not in cmd and "--user" not in cmd, "run_one is root inside; the kernel is not"
     gpu = container.DockerRunner(docker="podman", engine="podman", gpus=True)
     cmd, *_ = _line(tmp_path, gpu)
     assert _option(cmd, "--device") == ["nvidia.com/gpu=all"] and "--gpus" not in cmd, "podman's GPUs come through CDI"
@@ -225,10 +248,11 @@ def test_grade_flags_choose_the_runner(monkeypatch):
 
     monkeypatch.setattr(container, "make_runner", fake_make_runner)
     monkeypatch.setattr(container, "check_image", lambda runner, wait=20.0: checked.append(runner.image))
+    monkeypatch.setattr(container, "check_sandbox", lambda runner, wait=120.0: checked.append("sandbox"))
     r = container.runner_from_args(parser.parse_args(["--docker", "--gpus", "--memory", "6g", "--cpus", "3"]))
     assert (r.image, r.gpus, r.memory, r.cpus) == ("dl-autograded:gpu", True, "6g", 3.0)
     assert asked == [None], "no --engine: autodetect"
-    assert checked == ["dl-autograded:gpu"], "the image is checked before anything is graded"
+    assert checked == ["dl-autograded:gpu", "sandbox"], "the image and its sandbox are checked before any grading"
     r = container.runner_from_args(parser.parse_args(["--docker", "--engine", "podman"]))
     assert (r.engine, r.image, asked[-1]) == ("podman", "dl-autograded:cpu", "podman")
     with pytest.raises(container.DockerUnavailable, match="--gpus only applies with --docker"):
@@ -299,6 +323,42 @@ def test_a_missing_image_is_named_with_the_command_that_builds_it(tmp_path, monk
         container.check_image(container.DockerRunner(image="dl-autograded:gpu", docker="podman", engine="podman"))
 
 
+def test_a_container_where_bubblewrap_cannot_start_stops_docker_in_one_sentence(tmp_path, monkeypatch):
+    """The probe's answer (here a stand-in engine that prints bwrap's refusal) stops --docker before grading."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "podman").write_text('#!/bin/sh\necho "$@" > "$0.log"\n'
+                                  'echo "bwrap could not start a sandbox: bwrap: Can\'t mount proc on /newroot/proc. '
+                                  'Operation not permitted"\n')
+    (bindir / "podman").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bindir))
+    runner = container.DockerRunner(image="x:cpu", docker="podman", engine="podman")
+    with pytest.raises(container.DockerUnavailable) as raised:
+        container.check_sandbox(runner)
+    line = _one_sentence(str(raised.value))
+    assert "bubblewrap cannot start in a podman container of x:cpu" in line and "Can't mount proc" in line
+    assert "without --docker" in line
+    probe = (bindir / "podman.log").read_text()
+    assert "--cap-add SYS_ADMIN" in probe and "x:cpu python -c" in probe, "it probes with the grading line's options"
+    (bindir / "podman").write_text("#!/bin/sh\nexit 0\n")  # prints nothing: the sandbox starts
+    container.check_sandbox(runner)
+    (bindir / "podman").write_text("#!/bin/sh\necho 'no such image' >&2; exit 125\n")
+    with pytest.raises(container.DockerUnavailable, match=r"probe container exited 125 \(no such image\)"):
+        container.check_sandbox(runner)
+
+
+def test_run_one_refuses_to_grade_without_the_sandbox_it_requires(a1, tmp_path):
+    """--require-sandbox with bubblewrap off: run_one stops before the notebook runs, saying why."""
+    proc = subprocess.run([sys.executable, "-m", "autograder.grading.run_one", str(a1.autograder_zip),
+                           str(a1.solution_notebook), str(tmp_path / "scratch"), "--notebook-name",
+                           a1.student_notebook.name, "--require-sandbox", "--no-sandbox"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip() == (f"run_one --require-sandbox: not grading {a1.solution_notebook.name}, "
+                                   "because bubblewrap is turned off.")
+    assert not (tmp_path / "scratch" / "out" / "results.pkl").exists()
+
+
 # --- the thin wrapper, end to end, with a stand-in for `docker run` -----------------------------
 
 FAKE_DOCKER = '''#!{python}
@@ -350,7 +410,8 @@ def test_batch_grades_through_the_docker_runner_like_the_local_path(a1, tmp_path
         rows = {r["file"]: r for r in csv.DictReader(f)}
     assert rows[a1.solution_notebook.name]["grading_status"] == "Completed"
     assert f"python -m autograder.grading.run_one /grading/autograder.zip /grading/submission/" \
-           f"{a1.solution_notebook.name} /grading/out --in-container --notebook-name" in shlex.join(calls[0])
+           f"{a1.solution_notebook.name} /grading/out --require-sandbox" in shlex.join(calls[0])
+    assert "--in-container" not in calls[0] and "--slot" in calls[0]
 
 
 # --- device selection -------------------------------------------------------------------------
@@ -377,3 +438,21 @@ def test_nothing_in_the_grader_forces_cpu():
     assert not found, found
     for a in REPO_ROOT.glob("assignments/*/course_checks.py"):
         assert a.read_text() == ship.checks_source(), f"{a} is stale"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="handing files to another owner needs root")
+def test_run_one_hands_what_it_leaves_to_the_owner_without_following_links(tmp_path):
+    """`run_one --owner`: Docker's root inside the container gives the results back to the caller."""
+    from autograder.grading import run_one
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not ours to give")
+    scratch = tmp_path / "scratch"
+    (scratch / "out").mkdir(parents=True)
+    (scratch / "out" / "results.pkl").write_bytes(b"x")
+    (scratch / "out" / "link").symlink_to(outside)
+    run_one.give_to(scratch, 4321, 4322)
+    for path in (scratch, scratch / "out", scratch / "out" / "results.pkl", scratch / "out" / "link"):
+        st = path.lstat()
+        assert (st.st_uid, st.st_gid) == (4321, 4322), path
+    assert (outside.stat().st_uid, outside.stat().st_gid) == (0, 0), "a link's target is never handed over"

@@ -9,6 +9,7 @@ the CSV with the local grader's byte for byte, and runs the zips' own ``run_auto
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import subprocess
@@ -233,3 +234,83 @@ def test_sealed_gradescope_entry_scores_like_the_local_grader(cpu_image, a1, tmp
         assert report.sandboxed and "unsandboxed" not in report.status, f"{name}: {report.status}"
     found = _hunted(next((tmp_path / "sealed" / "hunt").glob("sealed-*/run/out/executed.ipynb")))
     assert found == [], f"the sandboxed kernel could read {found}"
+
+
+# --- grade --docker: bubblewrap inside the container --------------------------------------------
+
+def _observed(out: Path, label: str) -> list[str]:
+    """The OBSERVED lines a catalogue case printed while `grade` ran it (its kept executed notebook)."""
+    import nbformat
+    from autograder.grading import feedback
+
+    nb = nbformat.read(out / "executed" / feedback.executed_name(label), as_version=4)
+    return [line.split("OBSERVED: ", 1)[1] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+            for line in str(o.get("text", "")).splitlines() if "OBSERVED: " in line]
+
+
+PEEK = '''import json, os
+where = ["/course/solutions", "/course/autograder/dist", "/grading/autograder.zip", "/grading/out/private"]
+print("PEEK " + json.dumps({p: os.path.exists(p) for p in where}))'''
+
+
+def _peeked(executed: Path) -> dict[str, bool]:
+    """Which of PEEK's paths the kernel could see, from its printed line."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    (line,) = [line for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+               for line in o.get("text", "").splitlines() if line.startswith("PEEK ")]
+    return json.loads(line[5:])
+
+
+class _FormerLine:
+    """The line `grade --docker` used to run (``run_one --in-container``: no bubblewrap), as the control."""
+
+    def __init__(self, runner):
+        self.runner = runner
+
+    def __call__(self, *args, **kwargs) -> list[str]:
+        return ["--in-container" if a == "--require-sandbox" else a for a in self.runner(*args, **kwargs)]
+
+
+def test_grade_docker_keeps_the_hidden_tests_from_the_kernel(cpu_image, a1, tmp_path):
+    """`grade --docker --engine podman` on the attack cases: the kernel, in bubblewrap inside its
+    container, reads neither the hidden tests, nor expected.pt, nor the zip, nor /course/solutions,
+    and every case (tampering included) gets the local grader's CSV row, byte for byte. The control,
+    the former `--in-container` line, shows the same hunt finds them when the kernel is not sandboxed."""
+    import nbformat
+    from hostile import cases
+    from autograder.grading import batch, container, feedback
+
+    subs = _attacks(tmp_path / "subs")
+    subs["read_hidden_tests"] = cases.BY_NAME["read_hidden_tests"].build(tmp_path / "subs")
+    nb = cases.blank_notebook()
+    nb.cells.insert(2, nbformat.v4.new_code_cell(PEEK))
+    subs["peek"] = cases.write(nb, tmp_path / "subs", "peek")
+    for path in subs.values():
+        path.chmod(0o644)
+    batch.grade(a1, list(subs.values()), tmp_path / "local", workers=2, quiet=True)
+    out = tmp_path / "podman"
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "--docker", "--engine", "podman",
+                           "--image", cpu_image, "--assignment", a1.id, "--out", str(out), "--workers", "2",
+                           *map(str, subs.values())], cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (out / "final_grades.csv").read_bytes() == (tmp_path / "local" / "final_grades.csv").read_bytes()
+    with open(out / "final_grades.csv", newline="") as f:
+        rows = {r["file"]: r for r in csv.DictReader(f)}
+    for name in ("patch_otter", "overwrite_grader"):  # tampering is seen and voids what the kernel observed
+        assert "tampering suspected" in rows[subs[name].name]["grading_status"], rows[subs[name].name]
+    assert all("unsandboxed" not in r["grading_status"] for r in rows.values()), rows
+    found = _hunted(out / "executed" / feedback.executed_name(subs["hunt"].name))
+    assert found == [], f"the kernel in the container could read {found}"
+    seen = _observed(out, subs["read_hidden_tests"].name)
+    assert any(line.startswith("searched") for line in seen), seen
+    assert not [line for line in seen if line.startswith("found")], seen
+    peeked = _peeked(out / "executed" / feedback.executed_name(subs["peek"].name))
+    assert not any(peeked.values()), f"the kernel in the container could see {peeked}"
+
+    former = _FormerLine(container.make_runner("podman", image=cpu_image))
+    batch.grade(a1, [subs["hunt"], subs["peek"]], tmp_path / "former", workers=2, quiet=True, runner=former)
+    found = _hunted(tmp_path / "former" / "executed" / feedback.executed_name(subs["hunt"].name))
+    assert {"q1.py", "expected.pt", f"{a1.id}-autograder.zip"} <= {Path(f).name for f in found}, found
+    assert all(_peeked(tmp_path / "former" / "executed" / feedback.executed_name(subs["peek"].name)).values())

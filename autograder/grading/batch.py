@@ -86,11 +86,11 @@ def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: flo
     data_folders = datasets.kernel_env(a.datasets)  # kernels get a clean environment: passed on explicitly
     kernel_env.update(data_folders)
     env = {**grader_env(a, threads), **(extra_env or {})}
-    args = options.run_one_args(a, time.time() + timeout)
+    args = options.run_one_args(a, time.time() + timeout) + ["--slot", str(slot)]  # the sandbox uid, also in containers
     if runner is not None:  # e.g. container.DockerRunner: the same run_one, launched in a container
         cmd = runner(a.autograder_zip, path.resolve(), scratch, env, timeout, args)
     else:
-        args += ["--slot", str(slot)] + (["--gpu"] if options.gpu else []) + ([] if options.sandbox else ["--no-sandbox"])
+        args += (["--gpu"] if options.gpu else []) + ([] if options.sandbox else ["--no-sandbox"])
         for name, value in kernel_env.items():
             args += ["--env", name, value]
         for folder in data_folders.values():

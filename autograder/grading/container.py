@@ -1,21 +1,32 @@
-"""Grade one submission in its own container (Docker or podman): a thin wrapper over the local path.
+"""Grade one submission in its own container (Docker or podman), with bubblewrap inside it as on the host.
 
 ``batch.grade(..., runner=DockerRunner(...))`` launches, instead of the local
-``python -m autograder.grading.run_one ZIP SUBMISSION SCRATCH``, the same command inside a container
-(where the container, not bubblewrap, is the sandbox):
+``python -m autograder.grading.run_one ZIP SUBMISSION SCRATCH``, the same command inside a container:
 
     docker run --rm --init --network none --memory 4g --memory-swap 4g --cpus 2 --pids-limit 512 \\
-        --user UID:GID -v ZIP:/grading/autograder.zip:ro -v SUBMISSION:/grading/submission/NAME:ro \\
+        --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt systempaths=unconfined \\
+        --security-opt apparmor=unconfined [--security-opt seccomp=unconfined] \\
+        -v ZIP:/grading/autograder.zip:ro -v SUBMISSION:/grading/submission/NAME:ro \\
         -v OUT:/grading/out [--gpus all] IMAGE \\
         timeout -s KILL T python -m autograder.grading.run_one /grading/autograder.zip /grading/submission/NAME \\
-        /grading/out --in-container [OPTIONS]
+        /grading/out --require-sandbox --readable DATA [OPTIONS]
 
 so the results land in the same ``OUT`` folder and the rest of the batch (CSV, feedback, report)
-does not change. With podman the line starts ``podman --runtime runc run`` (when runc is
-installed) and adds ``--ulimit nofile=4096:4096 --ulimit nproc=4096:4096``: podman's default
-runtime, crun, cannot start containers on hosts with hybrid cgroups, and its default rlimits are
-higher than a process without CAP_SYS_RESOURCE may set. The images are defined in
-``autograder/containers/`` (``scripts/build-image.sh`` builds them with podman).
+does not change. ``run_one`` runs as root in the container and starts the kernel in bubblewrap,
+as an unprivileged uid with no capabilities (``sandbox.py``): the zip, ``private/``,
+``/course/solutions`` and ``/course/autograder/dist`` are outside the kernel's view. What
+bubblewrap needs: CAP_SYS_ADMIN (its mount namespace), CAP_NET_ADMIN (loopback in its network
+namespace), an unmasked /proc (``sandbox.bwrap_problem`` probes with a user namespace, where a
+masked /proc cannot be mounted afresh), no AppArmor profile that forbids mounts, and on Docker its
+default seccomp profile lifted (not tried here: no Docker engine). ``check_sandbox`` starts one
+container before the batch and stops ``--docker`` with one sentence when bubblewrap cannot start;
+``--require-sandbox`` makes every ``run_one`` refuse to grade without it.
+
+With podman the line starts ``podman --runtime runc run`` (when runc is installed) and adds
+``--ulimit nofile=4096:4096 --ulimit nproc=4096:4096``: podman's default runtime, crun, cannot
+start containers on hosts with hybrid cgroups, and its default rlimits are higher than a process
+without CAP_SYS_RESOURCE may set. The images are defined in ``autograder/containers/``
+(``scripts/build-image.sh`` builds them with podman).
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ import math
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +56,26 @@ PASSED_ENV = ("OMP_NUM_THREADS", "MPLBACKEND", DEVICE_ENV_VAR)  # host values th
 ENTRY = ["python", "-m", "autograder.grading.run_one"]
 IMAGE_DATA = {"fashion-mnist": "/course/data"}  # the images' own unpacked copies (autograder/containers/)
 IMAGE_PATH = "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin"  # the images' venv first
+#: What bubblewrap needs to start inside a container as root (see the module docstring).
+SANDBOX_FLAGS = ("--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN",
+                 "--security-opt", "systempaths=unconfined", "--security-opt", "apparmor=unconfined")
+DOCKER_SANDBOX_FLAGS = ("--security-opt", "seccomp=unconfined")  # Docker's default profile refuses unshare
+#: Starts the kernel's sandbox once, as run_one would, and prints why it cannot ("" when it can).
+SANDBOX_PROBE = """
+import os, subprocess, tempfile
+from pathlib import Path
+from autograder.grading import sandbox
+problem = sandbox.bwrap_problem() or ""
+if not problem:
+    box = sandbox.Sandbox(Path(tempfile.mkdtemp(dir="/grading/out")))
+    box.prepare()
+    done = subprocess.run(box.wrap(["id", "-u"]), capture_output=True, text=True, preexec_fn=box.preexec)
+    if done.returncode:
+        problem = "the sandboxed kernel did not start: " + done.stderr.strip()[:200]
+    elif done.stdout.strip() == "0":
+        problem = "the sandboxed kernel would run as root (setpriv is missing)"
+print(problem)
+"""
 
 
 class DockerUnavailable(RuntimeError):
@@ -72,30 +104,37 @@ class DockerRunner:
         """The client with its global flags: what precedes ``run``, ``image exists`` and the like."""
         return [self.docker, *self.global_flags]
 
-    def __call__(self, autograder_zip: Path, submission: Path, out: Path, env: dict[str, str],
-                 timeout: float, options: list[str] = ()) -> list[str]:
-        out.mkdir(parents=True, exist_ok=True)  # mounted, so it must exist and belong to us
-        submission_in = f"{SUBMISSION_DIR_IN}/{submission.name}"
+    def run_flags(self) -> list[str]:
+        """``run`` and the options every container of this runner gets: limits, no network, what bwrap needs."""
         cmd = [
             *self.engine_command(), "run", "--rm", "--init",
             "--network", "none",
             "--memory", self.memory, "--memory-swap", self.memory,  # no swap beyond the limit
             "--cpus", f"{self.cpus:g}",
             "--pids-limit", str(self.pids_limit),
-            "--user", f"{os.getuid()}:{os.getgid()}",  # results are the caller's files
             "--workdir", "/tmp", "-e", "HOME=/tmp", "-e", "TMPDIR=/tmp",
+            *SANDBOX_FLAGS,  # run_one runs as root inside, the kernel as an unprivileged uid in bwrap
+        ]
+        if self.engine == "docker":
+            cmd += DOCKER_SANDBOX_FLAGS
+        if self.engine == "podman":
+            for limit in PODMAN_ULIMITS:
+                cmd += ["--ulimit", limit]
+        if self.gpus:  # podman reaches GPUs through CDI (nvidia-ctk cdi generate), Docker through the toolkit
+            cmd += ["--device", "nvidia.com/gpu=all"] if self.engine == "podman" else ["--gpus", "all"]
+        return cmd
+
+    def __call__(self, autograder_zip: Path, submission: Path, out: Path, env: dict[str, str],
+                 timeout: float, options: list[str] = ()) -> list[str]:
+        out.mkdir(parents=True, exist_ok=True)  # mounted, so it must exist and belong to us
+        submission_in = f"{SUBMISSION_DIR_IN}/{submission.name}"
+        cmd = [
+            *self.run_flags(),
             "--label", f"{LABEL}={submission.name}",
             "-v", f"{Path(autograder_zip).resolve()}:{ZIP_IN}:ro",
             "-v", f"{Path(submission).resolve()}:{submission_in}:ro",
             "-v", f"{Path(out).resolve()}:{OUT_IN}",
         ]
-        if self.engine == "podman":
-            for limit in PODMAN_ULIMITS:
-                cmd += ["--ulimit", limit]
-            if os.getuid() != 0:  # rootless podman: the caller's uid inside is the caller outside
-                cmd += ["--userns", "keep-id"]
-        if self.gpus:  # podman reaches GPUs through CDI (nvidia-ctk cdi generate), Docker through the toolkit
-            cmd += ["--device", "nvidia.com/gpu=all"] if self.engine == "podman" else ["--gpus", "all"]
         for dataset in DATASETS.values():  # the host's unpacked copy instead of the image's Debian package
             if env.get(dataset.env_var):
                 inside = f"{DATA_IN}/{dataset.name}"
@@ -103,14 +142,18 @@ class DockerRunner:
         for name in PASSED_ENV:
             if env.get(name):
                 cmd += ["-e", f"{name}={env[name]}"]
+        sandboxed = ["--require-sandbox", *(["--gpu"] if self.gpus else [])]
+        if self.engine == "docker" and os.getuid() != 0:  # Docker's root inside is root outside
+            sandboxed += ["--owner", f"{os.getuid()}:{os.getgid()}"]
         # The host kills the client at `timeout`; the container kills itself just after.
         limit = str(math.ceil(timeout) + 5)
         return [*cmd, self.image, "timeout", "-s", "KILL", limit, *ENTRY, ZIP_IN, submission_in, OUT_IN,
-                "--in-container", *options, *self.kernel_env(env)]
+                *sandboxed, *options, *self.kernel_env(env)]
 
     @staticmethod
     def kernel_env(env: dict[str, str]) -> list[str]:
-        """run_one's ``--env`` pairs: the kernel starts with these and nothing else, as it does locally.
+        """run_one's ``--env`` pairs (and ``--readable`` for the data folders they name): the kernel
+        starts with these and nothing else, and sees only these folders, as it does locally.
 
         Without them a containerised kernel would get no thread count (torch then starts one
         thread per host core, and OpenMP's busy waiting makes training several times slower on a
@@ -124,7 +167,9 @@ class DockerRunner:
         for name in ("OMP_NUM_THREADS", DEVICE_ENV_VAR):
             if env.get(name):
                 kernel[name] = env[name]
-        return [arg for name, value in kernel.items() for arg in ("--env", name, value)]
+        readable = [kernel[d.env_var] for d in DATASETS.values() if d.env_var in kernel]
+        return [*(arg for folder in readable for arg in ("--readable", folder)),
+                *(arg for name, value in kernel.items() for arg in ("--env", name, value))]
 
 
 def _answers(cmd: list[str], wait: float) -> bool:
@@ -190,6 +235,27 @@ def check_image(runner: DockerRunner, wait: float = 20.0) -> None:
                                 "in the repository root.")
 
 
+def check_sandbox(runner: DockerRunner, wait: float = 120.0) -> None:
+    """Raise ``DockerUnavailable`` unless a container of this runner can start the kernel's sandbox.
+
+    ``--docker`` never grades unsandboxed: without bubblewrap the kernel could read the hidden tests."""
+    with tempfile.TemporaryDirectory(prefix="sandbox-probe-", ignore_cleanup_errors=True) as folder:
+        cmd = [*runner.run_flags(), "-v", f"{folder}:{OUT_IN}", runner.image, "python", "-c", SANDBOX_PROBE]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=wait, stdin=subprocess.DEVNULL)
+            problem = done.stdout.strip() if done.returncode == 0 else \
+                f"the probe container exited {done.returncode} ({done.stderr.strip()[-200:]})"
+        except subprocess.TimeoutExpired:
+            problem = f"the probe container did not finish in {wait:g} s"
+    if problem:
+        problem = " ".join(problem.replace(". ", "; ").split()).rstrip(".")
+        raise DockerUnavailable(
+            f"--docker runs each kernel in bubblewrap inside its container, but bubblewrap cannot start in a "
+            f"{runner.engine} container of {runner.image} ({problem}); run the engine as root (rootful), allow what "
+            f"the line adds (CAP_SYS_ADMIN, CAP_NET_ADMIN, systempaths=unconfined, apparmor=unconfined), "
+            f"or grade without --docker.")
+
+
 def add_arguments(parser) -> None:
     """The ``grade`` flags for containers."""
     g = parser.add_argument_group("containers (see autograder/containers/)")
@@ -213,4 +279,5 @@ def runner_from_args(args) -> DockerRunner | None:
     runner = make_runner(getattr(args, "engine", None), image=args.image or IMAGES[args.gpus], memory=args.memory,
                          cpus=args.cpus, gpus=args.gpus)
     check_image(runner)
+    check_sandbox(runner)
     return runner
