@@ -157,14 +157,16 @@ class SealedPath:
         from . import course_checks
         from .grading import seal, verdict
 
-        namespace = self.defs.namespace(nb)
-        with _deterministic():
+        with _deterministic(), seal.shipped_modules():  # the notebook's own `import course_data` too
+            namespace = self.defs.namespace(nb)
             with contextlib.chdir(self.record_dir):
                 seal.record(namespace, self.record_files, str(self.log_path))
+        with _deterministic():
             log = torch.load(self.log_path, weights_only=True, map_location="cpu")
             with audit.watching(course_checks) if audit else contextlib.nullcontext():
                 results, _ = verdict.judge(log, self.pristine_files, self.files, tampering=[],
-                                           functions=seal.notebook_functions([notebooks.code_of(c) for c in nb.cells if c.cell_type == "code"]))
+                                           functions=seal.notebook_functions(
+                                               [notebooks.code_of(c) for c in nb.cells if c.cell_type == "code"]))
         return scores_of(results.results.values())
 
 

@@ -280,7 +280,17 @@ def test_catalogue_is_large_and_covers_every_category():
     assert set(EXPECTED) == set(cases.BY_NAME), "every case needs an expected outcome"
 
 
-def test_every_case_gets_its_expected_outcome(catalogue):
+def _print_outcomes(title: str, by_case: dict) -> None:
+    """Each case's score and status in the test log: the measured outcomes, for the record."""
+    print(f"\n{title}")
+    for name, o in by_case.items():
+        got = 0 if o.results.has_catastrophic_failure() else o.results.total
+        print(f"  {name:<28} {got:>5g}  {o.status}")
+
+
+def test_every_case_gets_its_expected_outcome(catalogue, capsys):
+    with capsys.disabled():
+        _print_outcomes("hostile catalogue, assignment 01:", catalogue.by_case)
     wrong = []
     for name, (total, words) in EXPECTED.items():
         o = catalogue.by_case[name]
@@ -394,7 +404,7 @@ OTHER_ATTACKS = {
 
 
 @pytest.mark.parametrize("assignment", sorted(cases.OTHER_CASES))
-def test_attacks_on_the_checks_that_observe_in_the_kernel_only_lose_points(assignment, tmp_path):
+def test_attacks_on_the_checks_that_observe_in_the_kernel_only_lose_points(assignment, tmp_path, capsys):
     from autograder import assignments
 
     assert sandbox.bwrap_problem() is None, sandbox.bwrap_problem()
@@ -403,6 +413,8 @@ def test_attacks_on_the_checks_that_observe_in_the_kernel_only_lose_points(assig
 
     ensure_built(a)
     g = grade_catalogue(a, cases.build_other(assignment, tmp_path / "submissions"), tmp_path, OTHER_OPTIONS)
+    with capsys.disabled():
+        _print_outcomes(f"hostile cases, assignment {assignment}:", g.by_case)
     assert g.after["venv"] == g.before["venv"] and g.after["repo"] == g.before["repo"]
     assert list(g.scratch.iterdir()) == []
     for name, (control, words) in OTHER_ATTACKS.items():
