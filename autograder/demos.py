@@ -47,9 +47,9 @@ def with_bugs(a: Assignment, entries: tuple[str, ...], nb: NotebookNode | None =
     functions = {**getattr(catalogue, "SEED_CODE", {}), **catalogue.BUGS}
     for entry in entries:
         if entry in functions:
-            nb = strength._mutate(nb, functions[entry][1])
+            nb = strength.mutate(nb, functions[entry][1])
         elif entry in getattr(catalogue, "NOTEBOOK_BUGS", {}):
-            nb = strength._replace_text(nb, catalogue.NOTEBOOK_BUGS[entry][1])
+            nb = strength.replace_text(nb, catalogue.NOTEBOOK_BUGS[entry][1])
         else:
             raise UnknownCatalogueEntry(
                 f"{a.demo_bugs}: {entry!r} is not an entry of {a.source_dir / 'mutants.py'} "

@@ -90,7 +90,8 @@ def load_catalogue(a: Assignment):
     return module
 
 
-def _mutate(nb, replacements: dict[str, str]):
+def mutate(nb, replacements: dict[str, str]):
+    """``nb`` with each named function replaced by its catalogue source (which must parse)."""
     for name, source in replacements.items():
         try:
             ast.parse(source)
@@ -100,7 +101,8 @@ def _mutate(nb, replacements: dict[str, str]):
     return nb
 
 
-def _replace_text(nb, edits: dict[str, str]):
+def replace_text(nb, edits: dict[str, str]):
+    """A copy of ``nb`` with each old text replaced in the one code cell that holds it."""
     nb = copy.deepcopy(nb)
     for old, new in edits.items():
         hits = [c for c in nb.cells if c.cell_type == "code" and old in notebooks.code_of(c)]
@@ -189,7 +191,7 @@ def run(a: Assignment, *, notebook_level: bool = True, progress=None) -> Strengt
         graders = paths(a, Path(tmp) / "zip")
         baselines = {g.name: g.grade(solution) for g in graders}
         for kind, name, question, replacements in _cases(catalogue):
-            nb = _mutate(solution, replacements)
+            nb = mutate(solution, replacements)
             result = CaseResult(name, kind, {}, {}, question or "")
             right = kind == "variant" or (kind == "seed code" and question is None)
             for g in graders:
@@ -228,7 +230,7 @@ def _notebook_bugs(a: Assignment, catalogue, solution, baseline: Scores, tmp: Pa
     full = {q: Question(r.possible, r.possible, "", frozenset(), r.points, r.tests) for q, r in baseline.items()}
     for name, (question, edits) in getattr(catalogue, "NOTEBOOK_BUGS", {}).items():
         path = tmp / f"notebook-bug-{len(out)}.ipynb"
-        notebooks.write(_replace_text(solution, edits), path)
+        notebooks.write(replace_text(solution, edits), path)
         result = CaseResult(name, "bug", {}, {}, question)
         outcome = batch.grade_one(a, path, path.name, tmp / path.stem, timeout=600, threads=2)
         if outcome.results.has_catastrophic_failure():

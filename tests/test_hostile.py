@@ -25,7 +25,7 @@ import psutil
 import pytest
 
 from autograder import REPO_ROOT
-from autograder.grading import batch, feedback, sandbox
+from autograder.grading import batch, feedback, sandbox, verdict
 
 pytestmark = pytest.mark.slow
 
@@ -318,8 +318,13 @@ def test_tampering_never_raises_a_score_and_is_flagged(catalogue):
     for name in ("patch_allclose", "patch_course_checks", "patch_otter", "patch_builtins", "overwrite_grader"):
         r = by_case[name].results
         assert r.total <= untampered.total, f"{name} scored {r.total}, the same bug untampered {untampered.total}"
-        void = dict(by_case[name].verdicts).get("void", 0)
-        assert r.total == untampered.total or void, f"{name} lost points without a void verdict"
+        # Tampering may only void verdicts: every test it cost is one the untampered bug passed, failing as void.
+        for q, tf in untampered.results.items():
+            honest = {t.test_case.name for t in tf.test_case_results if t.passed}
+            for t in r.results[q].test_case_results:
+                if t.test_case.name in honest and not t.passed:
+                    assert t.message == verdict.VOIDED, f"{name}: {t.test_case.name} lost without a void: {t.message}"
+                assert not (t.passed and t.test_case.name not in honest), f"{name} passed {t.test_case.name}"
         passed = {t.test_case.name for t in r.results["q1"].test_case_results if t.passed}
         assert not passed & set(value_tests), f"{name} passed q1 value tests {passed & set(value_tests)}"
     for name in ("patch_allclose", "patch_course_checks", "patch_otter", "patch_builtins", "overwrite_grader"):

@@ -20,7 +20,7 @@ Tests import it as ``course_checks``: students and the Gradescope autograder get
 file of that name (``autograder/ship.py`` writes it), which needs only numpy and torch.
 """
 
-from .sealing import ATTRIBUTES, FUNCTION, GLOBAL_LOADS, REWRAP, SEAL, SOURCE, TARGET, UNKNOWN, observe  # noqa: F401
+from .sealing import ATTRIBUTES, FUNCTION, GLOBAL_LOADS, REWRAP, SEAL, SOURCE, TARGET, UNKNOWN  # noqa: F401
 from .compare import (  # noqa: F401
     AUDIT, NONFINITE_MEANING, TOLERANCES, CheckFailure, ToleranceAudit, as_float, as_float_list, assert_equal_leaf,
     assert_probability_rows, assert_same_structure, assert_scalar_close, assert_sequence_close,
