@@ -6,7 +6,8 @@ For each assignment the build
 2. runs Otter Assign once to get the solution notebook;
 3. executes the solution's definitions on the inputs in ``cases.py`` and saves the results as
    ``expected.pt``, which only the autograder zip carries;
-4. runs Otter Assign again, so the zip includes those expected values;
+4. runs Otter Assign again, so the zip includes those expected values, and makes the zip's
+   ``run_autograder`` call the sealed grader it now carries (``seal_zip``);
 5. grades the solution notebook with that zip and fails, naming the question, below full marks;
 6. publishes the student folder, the zip and the solution notebook.
 """
@@ -17,16 +18,18 @@ import contextlib
 import hashlib
 import importlib.util
 import io
+import json
 import shutil
 import sys
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from . import REPO_ROOT, notebooks, ship
+from . import REPO_ROOT, gradescope, notebooks, ship
 from .course_checks import EXPECTED_FILE
 from .course_checks.solution import _clone
 from .assignments import Assignment, BuildInfo
@@ -52,7 +55,9 @@ def source_digest(a: Assignment) -> str:
     h = hashlib.sha256()
     files = sorted(p for p in a.source_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts
                    and p.name not in NOT_BUILD_INPUTS)
-    for path in [*files, *ship.sources(), REPO_ROOT / "requirements.txt", Path(__file__)]:
+    inputs = dict.fromkeys([*files, *ship.sources(), *gradescope.grader_files(), REPO_ROOT / "requirements.txt",
+                            Path(__file__)])
+    for path in inputs:
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
 
@@ -184,6 +189,50 @@ def generate(a: Assignment, out: Path) -> Path:
     return out / "pass2"
 
 
+#: The last line of Otter's run_autograder, and what the sealed zip runs instead (AUTOGRADER_ROOT: for emulations).
+OTTER_ENTRY = "python /autograder/source/run_otter.py"
+SEALED_ENTRY = ('ROOT="${AUTOGRADER_ROOT:-/autograder}"\n'
+                f'cd "$ROOT/source" && PYTHONPATH="$ROOT/source/{gradescope.ZIP_GRADER_DIR}" '
+                'exec python -m autograder.gradescope --root "$ROOT" "$@"')
+#: setup.sh's packages for the sealed grader: bubblewrap, and setpriv (util-linux) where bwrap cannot start.
+SETUP_PACKAGES = "apt-get install -y bubblewrap util-linux  # the sealed grader's sandbox (autograder/build.py)"
+
+
+def seal_zip(zip_path: Path, notebook_name: str, data_sets: tuple[str, ...] = ()) -> None:
+    """Make Otter's Gradescope zip grade with this project's sealed grader (``autograder.gradescope``):
+    its files go under ``files/grader/`` with the notebook's expected name and data sets, ``run_autograder`` keeps
+    Otter's environment lines and calls that grader instead of ``run_otter.py``, and ``setup.sh``
+    also installs the sandbox's packages."""
+    with zipfile.ZipFile(zip_path) as zf:
+        entries = [(info, zf.read(info)) for info in zf.infolist()]
+    names = {info.filename: k for k, (info, _) in enumerate(entries)}
+    from .datasets import get as dataset
+
+    packages = "".join(f"apt-get install -y {dataset(n).debian_package} || echo 'no {dataset(n).debian_package} "
+                       f"here: the grader downloads {n} at grading time'\n" for n in data_sets)
+    for name, old, new in (("run_autograder", OTTER_ENTRY, SEALED_ENTRY),
+                           ("setup.sh", "apt-get update\n", "apt-get update\n" + SETUP_PACKAGES + "\n" + packages)):
+        info, data = entries[names[name]]
+        text = data.decode()
+        if text.count(old) != 1:
+            raise BuildError(f"{zip_path.name}: Otter's {name} no longer has the line {old.strip()!r} to replace")
+        entries[names[name]] = (info, text.replace(old, new).encode())
+    stamp = entries[names["run_autograder"]][0].date_time
+    for path in gradescope.grader_files():
+        info = zipfile.ZipInfo(f"{gradescope.ZIP_GRADER_DIR}/autograder/{path.relative_to(gradescope.PACKAGE).as_posix()}",
+                               stamp)
+        info.external_attr = 0o644 << 16
+        entries.append((info, path.read_bytes()))
+    settings = zipfile.ZipInfo(gradescope.SETTINGS_FILE, stamp)
+    settings.external_attr = 0o644 << 16
+    entries.append((settings, json.dumps({"notebook_name": notebook_name, "datasets": list(data_sets)},
+                                         indent=1).encode()))
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for info, data in entries:
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+
+
 def _publish_student(otter_out: Path, student_dir: Path) -> None:
     if student_dir.exists():
         shutil.rmtree(student_dir)
@@ -198,6 +247,7 @@ def build(a: Assignment, *, run_tests: bool = True) -> BuildResult:
         tmp = Path(tmp)
         otter_out = generate(a, tmp)
         built_zip = next((otter_out / "autograder").glob("*.zip"))
+        seal_zip(built_zip, a.student_notebook.name, a.datasets)
         solution = otter_out / "autograder" / a.master.name
         expected = torch.load(tmp / "stage" / EXPECTED_FILE, weights_only=True)
         results = grade_solution(a, solution, built_zip) if run_tests else None

@@ -24,6 +24,7 @@ class Dataset:
     env_var: str  # the variable the shipped loader reads (e.g. course_data's FASHION_MNIST_DIR)
     debian_package: str  # installs it offline on Debian and Ubuntu (and in the grading images)
     locate: Callable[[], Path]  # its folder here; raises FileNotFoundError (with a hint) when missing
+    prepare: Callable[[Path], Path]  # a usable folder, made under the given one if need be (may download)
 
     def folder(self) -> Path | None:
         """The instructor's own copy (the variable wins), or the one found on this machine, or None."""
@@ -37,7 +38,8 @@ class Dataset:
 
 DATASETS: dict[str, Dataset] = {
     "fashion-mnist": Dataset("fashion-mnist", data.ENV_VAR, "dataset-fashion-mnist",
-                             lambda: data.fashion_mnist_root(download=False)),
+                             lambda: data.fashion_mnist_root(download=False),
+                             lambda folder: data.fashion_mnist_root(download=True, data_dir=folder)),
 }
 
 

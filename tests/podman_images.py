@@ -121,21 +121,30 @@ BWRAP_AS_USER = ("--security-opt", "unmask=/proc/*")
 def gradescope_run(image: str, autograder_zip: Path, submission: Path, entry: str, keep: Path,
                    options: tuple[str, ...] = (), timeout: float = 900) -> dict:
     """Gradescope emulated in a container with no network: the zip unpacked into /autograder/source,
-    the upload in /autograder/submission, then ``entry`` run as root ("stock": the zip's own
-    run_autograder; "sealed": ``python -m autograder.gradescope --keep`` with $TMPDIR on ``keep``).
-    Returns results.json's content."""
+    its run_autograder copied to /autograder, the upload in /autograder/submission, then ``entry``
+    run as root ("zip": ``/autograder/run_autograder --keep``, the sealed grader, with $TMPDIR on
+    ``keep``; "stock": Otter's own ``run_otter.py``, which the zip still carries, as the control).
+    The zip and the upload come in through a folder only root may read, as on Gradescope, where
+    they are not in the container at all, and the image's /course is removed first (Gradescope's
+    image holds the environment, not the course). Returns results.json's content."""
     keep.mkdir(parents=True, exist_ok=True)
-    run = "bash /autograder/source/run_autograder" if entry == "stock" else "python -m autograder.gradescope --keep"
-    script = (f"set -e; mkdir -p /autograder/source /autograder/submission /autograder/results; "
+    inbox = Path(tempfile.mkdtemp(prefix="gradescope-in-"))  # mode 0700: the kernel's uid cannot look in
+    shutil.copy(autograder_zip, inbox / "autograder.zip")
+    shutil.copy(submission, inbox / submission.name)
+    run = "/autograder/run_autograder --keep" if entry == "zip" else "python /autograder/source/run_otter.py"
+    # Gradescope's container holds the zip's environment and nothing of the course: no /course
+    script = (f"set -e; rm -rf /course; mkdir -p /autograder/source /autograder/submission /autograder/results; "
               f"python -m zipfile -e /in/autograder.zip /autograder/source; "
+              f"cp /autograder/source/run_autograder /autograder/run_autograder; chmod +x /autograder/run_autograder; "
               f"cp /in/{submission.name} /autograder/submission/; echo '{{}}' > /autograder/submission_metadata.json; "
               f"cd /autograder/source; {run}; cp /autograder/results/results.json /keep/")
-    proc = subprocess.run(["podman", "--runtime", "runc", "run", "--rm", "--init", "--network", "none",
-                           "--memory", "4g", "--pids-limit", "512",
-                           "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096", *options,
-                           "-v", f"{autograder_zip.resolve()}:/in/autograder.zip:ro",
-                           "-v", f"{submission.resolve()}:/in/{submission.name}:ro",
-                           "-v", f"{keep.resolve()}:/keep", "-e", "TMPDIR=/keep", image, "bash", "-c", script],
-                          capture_output=True, text=True, timeout=timeout)
+    try:
+        proc = subprocess.run(["podman", "--runtime", "runc", "run", "--rm", "--init", "--network", "none",
+                               "--memory", "4g", "--pids-limit", "512",
+                               "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096", *options,
+                               "-v", f"{inbox}:/in:ro", "-v", f"{keep.resolve()}:/keep", "-e", "TMPDIR=/keep",
+                               image, "bash", "-c", script], capture_output=True, text=True, timeout=timeout)
+    finally:
+        shutil.rmtree(inbox, ignore_errors=True)
     assert proc.returncode == 0, f"{entry} {submission.name}: exit {proc.returncode}\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
     return json.loads((keep / "results.json").read_text())

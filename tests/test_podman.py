@@ -21,6 +21,7 @@ import pytest
 
 from autograder import REPO_ROOT
 import podman_images
+from gradescope_attacks import attacks as _attacks, printed, hunted as _hunted
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(podman_images.podman_problem() is not None, reason=str(podman_images.podman_problem()))]
@@ -78,6 +79,21 @@ print(json.dumps({{"names": sorted(z.namelist()),
     points = json.loads((built.dist_dir / "build-info.json").read_text())["points"]
     assert theirs["names"] == ours["names"] and theirs["tests"] == ours["tests"]
     assert theirs["points"] == points
+    # the zips and the solutions are root's alone: a kernel run as another uid (otter grade) cannot read them
+    tried = podman_images.in_image(cpu_image, "setpriv", "--reuid=100000", "--regid=100000", "--clear-groups",
+                                   "python", "-c", f"""
+import json
+out = {{}}
+for path in ("{inside}/{built.autograder_zip.name}", "/course/solutions/{built.id}/cases.py",
+             "/course/autograder/__init__.py"):
+    try:
+        open(path, "rb").read(1)
+        out[path] = "read"
+    except OSError as exc:
+        out[path] = type(exc).__name__
+print(json.dumps(out))
+""")
+    assert list(json.loads(tried).values()) == ["PermissionError", "PermissionError", "read"], tried
 
 
 def test_grade_in_podman_gives_the_local_csv_byte_for_byte(cpu_image, demo_batch, tmp_path):
@@ -112,7 +128,8 @@ def test_the_podman_line_limits_each_container(cpu_image, tmp_path):
 
 def test_otter_grade_per_submission_matches_the_project(cpu_image, demo_batch):
     """The zip's own run_autograder, run by Otter's own per-submission code (grade_submission) in
-    Otter's image minus setup.sh: the same score, question by question, as this project's grader."""
+    Otter's image minus setup.sh: the same score, question by question, as this project's grader,
+    and 0 for the cell that replaces Otter's test runner (stock Otter gives it full marks)."""
     a, made, outcomes, _, _ = demo_batch
     image = podman_images.otter_image(a.autograder_zip, cpu_image, f"localhost/otter-offline:{a.id}")
     chosen = [d for d in made if d.path.name in ("solution.ipynb", "blank.ipynb", "two-bugs.ipynb")]
@@ -124,90 +141,34 @@ def test_otter_grade_per_submission_matches_the_project(cpu_image, demo_batch):
         assert {q: otter_results.get_score(q) for q in ours.test_files} == \
                {q: ours.get_score(q) for q in ours.test_files}, where
         assert otter_results.total == ours.total == d.expected_total, where
+    if a.id == "01-softmax-cross-entropy":  # the zip's sealed grader, not stock Otter, is what otter grade runs
+        attack = _attacks(made[0].path.parent / "otter-grade", ("runner_replaced",))["runner_replaced"]
+        otter_results, seconds = podman_images.otter_grade_one(attack, image)
+        assert otter_results.total == 0, f"otter grade gave the replaced test runner {otter_results.total} ({seconds:.0f} s)"
 
 
 # --- the sealed Gradescope entry point, in an emulated /autograder --------------------------------
-
-RUNNER_REPLACED = '''from otter.test_files import exception_test
-from otter.test_files.abstract_test import TestCaseResult
-
-def _always_passes(self, global_environment):
-    """Every test case of every file passes, whatever the notebook computed."""
-    self.test_case_results = [
-        TestCaseResult(test_case=tc, message="passed", passed=True)
-        for tc in self.test_cases
-    ]
-
-exception_test.ExceptionTestFile.run = _always_passes
-print("Otter's test runner replaced")'''
-
-
-HUNT = '''import json, os
-wanted = ("expected.pt", "q1.py", "otter_config.json", "cases.py")
-found = []
-for root in ["/autograder", "/grading", "/keep", "/course", "/tmp", os.path.dirname(os.getcwd()), "/"]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in ("/proc", "/sys", "/dev", "/usr")]
-        found += [os.path.join(dirpath, f) for f in filenames if f in wanted or f.endswith("-autograder.zip")]
-readable = []
-for path in dict.fromkeys(found):
-    try:
-        with open(path, "rb") as f:
-            f.read(1)
-        readable.append(path)
-    except OSError:
-        pass
-print("HUNT " + json.dumps(readable))
-try:
-    with open("/keep/hunt.json", "w") as f:
-        json.dump(readable, f)
-except OSError:
-    pass'''
-
-
-def _attacks(folder: Path) -> dict[str, Path]:
-    """The blank notebook plus the 12-line cell that replaces Otter's test runner, a hunt for the
-    hidden parts (every folder but /proc, /sys, /dev and /usr), and two catalogue attacks."""
-    import nbformat
-    from hostile import cases
-
-    folder.mkdir(parents=True, exist_ok=True)
-    made = {}
-    for name, cell in (("runner_replaced", RUNNER_REPLACED), ("hunt", HUNT)):
-        nb = cases.blank_notebook()
-        nb.cells.insert(2, nbformat.v4.new_code_cell(cell))
-        made[name] = cases.write(nb, folder, name)
-    for name in ("patch_otter", "overwrite_grader"):
-        made[name] = cases.BY_NAME[name].build(folder)
-    for path in made.values():
-        path.chmod(0o644)
-    return made
-
-
-def _hunted(executed: Path) -> list[str]:
-    """What the hunt cell could read, from its printed line in the executed notebook."""
-    import nbformat
-
-    nb = nbformat.read(executed, as_version=4)
-    lines = [line for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-             for line in o.get("text", "").splitlines() if line.startswith("HUNT ")]
-    assert len(lines) == 1, f"the hunt cell printed {lines}"
-    return json.loads(lines[0][5:])
-
 
 def _score(results: dict) -> float:
     return results.get("score", sum(t.get("score", 0) for t in results["tests"]))
 
 
-def test_sealed_gradescope_entry_scores_like_the_local_grader(cpu_image, a1, tmp_path):
-    """Stock Otter on Gradescope gives the 12-line cell full marks; the sealed entry gives what
-    `grade` gives, for the demos and the attacks, and the kernel never sees the hidden tests."""
-    from autograder.grading import batch
+#: Gradescope's containers (no CAP_SYS_ADMIN: bubblewrap cannot start), and one that lets bubblewrap start.
+GRADESCOPE_MODES = {"user": (), "bubblewrap": podman_images.BWRAP_AS_ROOT}
+
+
+def test_the_zip_on_gradescope_scores_like_the_local_grader(cpu_image, a1, tmp_path):
+    """Stock Otter on Gradescope gives the 12-line cell full marks and lets the kernel read the hidden
+    tests; the zip's own run_autograder (the sealed grader it carries) gives what `grade` gives, for
+    the demos and the attacks, in a Gradescope-like container (the kernel as an unprivileged uid) and
+    in one where bubblewrap starts, and the kernel reads none of the hidden parts in either."""
+    from autograder import demos
+    from autograder.grading import batch, sandbox
     from autograder.grading.outcome import REPORT_NAME, RunReport
 
-    subs = _attacks(tmp_path / "subs")
+    subs = _attacks(tmp_path / "subs", ("runner_replaced", "hunt", "harvest", "daemon", "patch_otter",
+                                        "overwrite_grader"))
     points = json.loads((a1.dist_dir / "build-info.json").read_text())["points"]
-    from autograder import demos
     for d in demos.make(a1, tmp_path / "subs", points)[:2]:  # solution, blank
         d.path.chmod(0o644)
         subs[d.path.stem] = d.path
@@ -220,20 +181,31 @@ def test_sealed_gradescope_entry_scores_like_the_local_grader(cpu_image, a1, tmp
     podman_images.gradescope_run(cpu_image, a1.autograder_zip, subs["hunt"], "stock", tmp_path / "stock-hunt")
     stock_found = json.loads((tmp_path / "stock-hunt" / "hunt.json").read_text())
     assert "/autograder/source/tests/q1.py" in stock_found and "/autograder/source/files/expected.pt" in stock_found
-    for name, path in subs.items():
-        keep = tmp_path / "sealed" / name
-        results = podman_images.gradescope_run(cpu_image, a1.autograder_zip, path, "sealed", keep,
-                                               podman_images.BWRAP_AS_ROOT)
-        assert _score(results) == local[path.name], f"{name}: {_score(results)} on Gradescope, {local[path.name]} locally"
-        tests = {t["name"]: t for t in results["tests"]}
-        assert set(tests) == {"Public Tests", *points}, name
-        assert tests["Public Tests"]["visibility"] == "visible", name
-        assert all(tests[q]["visibility"] == "after_published" for q in points), name
-        assert results["stdout_visibility"] == "after_published", name
-        (report,) = [RunReport.read(p.parent) for p in keep.glob("sealed-*/run/out/" + REPORT_NAME)]
-        assert report.sandboxed and "unsandboxed" not in report.status, f"{name}: {report.status}"
-    found = _hunted(next((tmp_path / "sealed" / "hunt").glob("sealed-*/run/out/executed.ipynb")))
-    assert found == [], f"the sandboxed kernel could read {found}"
+
+    for mode, options in GRADESCOPE_MODES.items():
+        names = list(subs) if mode == "user" else ["runner_replaced", "hunt", "harvest", "solution"]
+        for name in names:
+            keep = tmp_path / mode / name
+            results = podman_images.gradescope_run(cpu_image, a1.autograder_zip, subs[name], "zip", keep, options)
+            where = f"{mode} {name}"
+            assert _score(results) == local[subs[name].name], f"{where}: {_score(results)}, {local[subs[name].name]} locally"
+            tests = {t["name"]: t for t in results["tests"]}
+            assert set(tests) == {"Public Tests", *points}, where
+            assert tests["Public Tests"]["visibility"] == "visible", where
+            assert all(tests[q]["visibility"] == "after_published" for q in points), where
+            assert results["stdout_visibility"] == "after_published", where
+            (out,) = [p.parent for p in keep.glob("sealed-*/run/out/" + REPORT_NAME)]
+            report = RunReport.read(out)
+            assert report.isolation == mode and "unsandboxed" not in report.status, f"{where}: {report.status}"
+        found = _hunted(next((tmp_path / mode / "hunt").glob("sealed-*/run/out/executed.ipynb")))
+        assert found == [], f"{mode}: the kernel could read {found}"
+        harvest = printed(next((tmp_path / mode / "harvest").glob("sealed-*/run/out/executed.ipynb")), "HARVEST")
+        assert harvest["readable"] == [], f"{mode}: the kernel read {harvest['readable']}"
+        if mode == "user":  # bwrap's own pid namespace hides the grader's command line
+            assert any(p.startswith("/keep/sealed-") and p.endswith("/autograder.zip") for p in harvest["tried"])
+            daemon = next((tmp_path / mode / "daemon").glob("sealed-*/run/out"))
+            assert printed(daemon / "executed.ipynb", "DAEMON") == sandbox.UID_BASE
+            assert "1 process(es) the notebook left running were killed" in RunReport.read(daemon).status
 
 
 # --- grade --docker: bubblewrap inside the container --------------------------------------------

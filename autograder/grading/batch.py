@@ -21,8 +21,7 @@ from otter.test_files import GradingResults
 from .. import REPO_ROOT
 from .. import datasets
 from ..assignments import Assignment
-from ..course_checks import DEVICE_ENV_VAR
-from . import feedback, manual, outputs, safe_io, sandbox, stopping, submissions
+from . import feedback, manual, outputs, run_one, safe_io, sandbox, stopping, submissions
 from .outcome import GraderCrash, Outcome, RunReport, SubmissionTimeout
 from .run_one import EXECUTED_NAME
 from .store import ResultStore
@@ -32,7 +31,6 @@ DEFAULT_TIMEOUT = 600.0  # Gradescope's default limit, in seconds
 DEFAULT_CELL_TIMEOUT = 300.0
 KILL_GRACE = 20.0  # seconds past --timeout before a run_one that did not finish in time is killed
 #: What the kernel keeps of the grader's environment (it starts from a clean one).
-PASSED_TO_KERNEL = (DEVICE_ENV_VAR, "CUDA_VISIBLE_DEVICES")
 
 
 @dataclass(frozen=True)
@@ -77,14 +75,8 @@ def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: flo
     except submissions.InvalidSubmission as exc:
         return _failure(label, path, submissions.InvalidSubmission(f"invalid submission: {exc}"), 0.0)
     scratch.mkdir(parents=True, exist_ok=True)
-    kernel_env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
-                  "OMP_NUM_THREADS": str(threads), "USER": "student", "LOGNAME": "student",  # the sandbox uid has
-                  **(extra_env or {})}                                   # no passwd entry; getpass needs a name
-    for name in PASSED_TO_KERNEL:
-        if os.environ.get(name):
-            kernel_env.setdefault(name, os.environ[name])
     data_folders = datasets.kernel_env(a.datasets)  # kernels get a clean environment: passed on explicitly
-    kernel_env.update(data_folders)
+    kernel_env = {**run_one.kernel_env(threads), **(extra_env or {}), **data_folders}
     env = {**grader_env(a, threads), **(extra_env or {})}
     args = options.run_one_args(a, time.time() + timeout) + ["--slot", str(slot)]  # the sandbox uid, also in containers
     if runner is not None:  # e.g. container.DockerRunner: the same run_one, launched in a container

@@ -68,7 +68,8 @@ class RunReport:
     """What grading one submission found besides its scores; ``run_one`` writes it, the batch reads it."""
 
     status: str = ""  # "Completed" or "Completed (...)": the CSV's grading_status
-    sandboxed: bool = False
+    sandboxed: bool = False  # the kernel ran in bubblewrap (or a container isolated the run)
+    isolation: str = ""  # Sandbox.isolation: "bubblewrap", "user" (an unprivileged uid only) or "none"
     problems: list[str] = field(default_factory=list)  # cells that timed out, were cut or killed the kernel
     cell_errors: list[str] = field(default_factory=list)  # exceptions the notebook's cells raised
     tampering: list[str] = field(default_factory=list)

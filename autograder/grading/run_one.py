@@ -25,12 +25,14 @@ import io
 import json
 import os
 import shutil
+import sys
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import REPO_ROOT
+from ..course_checks import DEVICE_ENV_VAR
 from . import execute, safe_io, sandbox, tamper, verdict
 from .outcome import RunReport
 
@@ -40,6 +42,18 @@ EXECUTED_NAME = "executed.ipynb"
 #: The parts of the grader's package the kernel imports to record the hidden tests (read-only there).
 LIBRARY = [REPO_ROOT / "autograder" / name for name in ("__init__.py", "course_checks", "grading", "data.py")]
 GRADER_FILES = ("course_checks.py", "course_data.py")  # copied next to the notebook; never expected.pt
+#: Variables passed on from the grader's environment when set (the device choice).
+PASSED_TO_KERNEL = (DEVICE_ENV_VAR, "CUDA_VISIBLE_DEVICES")
+
+
+def kernel_env(threads: int = 1, data_folders: dict[str, str] | None = None) -> dict[str, str]:
+    """What a kernel's environment holds besides its own folders (it starts from nothing): Python's
+    PATH, a locale, a plot backend, its thread count, a user name (the sandbox uid has no passwd
+    entry; getpass needs one), the device variables, and each data set's variable."""
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
+           "OMP_NUM_THREADS": str(threads), "USER": "student", "LOGNAME": "student"}
+    env.update({name: os.environ[name] for name in PASSED_TO_KERNEL if os.environ.get(name)})
+    return {**env, **(data_folders or {})}
 
 
 @dataclass
@@ -151,7 +165,8 @@ def load_log(work: Path) -> tuple[dict | None, str]:
 
 
 def status_line(report: RunReport, run_info: execute.Execution, limits: sandbox.Limits, in_container: bool) -> str:
-    notes = [] if report.sandboxed or in_container else ["unsandboxed"]
+    notes = [] if report.sandboxed or in_container else \
+        ["kernel isolated by an unprivileged user id only"] if report.isolation == "user" else ["unsandboxed"]
     notes += report.problems
     if report.not_run:
         notes.append(f"hidden tests not run: {report.not_run}")
@@ -184,7 +199,7 @@ def run(args: argparse.Namespace) -> None:
     limits = sandbox.Limits(memory_bytes=int(args.memory_gb * (1 << 30)), disk_bytes=int(args.disk_gb * (1 << 30)))
     box = sandbox.Sandbox(scratch.work, readable=[Path(p) for p in args.readable] + [scratch.record, *LIBRARY],
                           limits=limits, slot=args.slot, gpu=args.gpu,
-                          use_bwrap=not (args.no_sandbox or args.in_container))
+                          use_bwrap=not (args.no_sandbox or args.in_container), user_only=args.user_fallback)
     if args.require_sandbox and (problem := sandbox_problem(box)):
         raise SystemExit(f"run_one --require-sandbox: not grading {Path(args.submission).name}, because {problem}.")
     box.prepare()
@@ -206,6 +221,7 @@ def run(args: argparse.Namespace) -> None:
                                prepare_record=lambda: fill_record_folder(scratch), prepare_work=prepare_work,
                                seed=config.get("seed"), seed_variable=config.get("seed_variable"),
                                log_file=scratch.root / "kernel-log.txt")
+    reaped = box.reap()  # before anything is read back: nothing of the student's may still run
 
     if scratch.private_digest() != private_before:  # cannot happen unless the sandbox leaks
         tampering.append("the autograder's own files changed while the notebook ran")
@@ -215,7 +231,8 @@ def run(args: argparse.Namespace) -> None:
     results, sources = verdict.judge(log, verdict.test_files(scratch.private / "tests"), scratch.files,
                                      tampering=tampering, functions=functions, not_run=not_run)
 
-    report = RunReport(sandboxed=box.available or args.in_container, problems=[str(p) for p in run_info.problems],
+    report = RunReport(sandboxed=box.available or args.in_container, isolation=box.isolation, problems=[str(p) for p in run_info.problems]
+                       + ([f"{reaped} process(es) the notebook left running were killed"] if reaped else []),
                        cell_errors=run_info.errors, tampering=tampering, verdicts=sources, not_run=not_run,
                        kernel_starts=run_info.kernel_starts, kernel_peak_rss_mb=run_info.peak_rss_mb)
     report.status = status_line(report, run_info, limits, args.in_container)
@@ -237,6 +254,10 @@ def run(args: argparse.Namespace) -> None:
 
 def sandbox_problem(box: sandbox.Sandbox) -> str:
     """Why ``box`` would not keep the kernel away from the hidden tests ("" when it would)."""
+    if box.isolation == "user":  # --user-fallback: root-only files stay out of reach
+        return ""
+    if box.user_only and os.geteuid() == 0 and not box.available:
+        return f"{sandbox.bwrap_problem() or 'bubblewrap is turned off'}, and setpriv is missing to run it as another user"
     if not box.available:
         return sandbox.bwrap_problem() or "bubblewrap is turned off"
     if os.geteuid() == 0 and box.uid is None:
@@ -270,6 +291,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--in-container", action="store_true", help="a container isolates this run: no bubblewrap")
     p.add_argument("--require-sandbox", action="store_true",
                    help="refuse to grade unless the kernel runs in bubblewrap (as a non-root uid when this runs as root)")
+    p.add_argument("--user-fallback", action="store_true",
+                   help="where bubblewrap cannot start and this runs as root, still run the kernel as an unprivileged "
+                        "uid (setpriv); with --require-sandbox, that is enough (Gradescope's containers)")
     p.add_argument("--owner", metavar="UID:GID", help="at the end, hand what is left under SCRATCH to this owner")
     p.add_argument("--readable", action="append", default=[], help="extra read-only folder for the sandbox")
     p.add_argument("--env", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))

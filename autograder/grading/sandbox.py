@@ -7,6 +7,11 @@ The last one only binds a non-root user, so when the grader runs as root, bwrap 
 the kernel to an unprivileged uid of its own (``UID_BASE`` + slot) with ``setpriv``; two grader
 runs on one machine get different uids, so their process counts stay apart. Where bwrap is missing or unusable, ``Sandbox.available``
 is False and the grader runs the kernel directly, with the same rlimits, and says so.
+
+``user_only`` is for containers where bwrap cannot start (Gradescope's: no CAP_SYS_ADMIN): a grader
+running as root still starts the kernel through ``setpriv`` as the unprivileged uid, so files only
+root may read stay out of its reach, and ``reap`` kills whatever that uid left running. The
+kernel then sees the rest of the file system as that uid would, and the network.
 """
 
 from __future__ import annotations
@@ -96,6 +101,7 @@ class Sandbox:
     gpu: bool = False
     use_bwrap: bool = True
     kernel_dir: Path | None = None  # the current kernel's connection file and sockets (``new_kernel_dir``)
+    user_only: bool = False  # without bwrap, still run the kernel as the unprivileged uid (see the module docstring)
 
     @property
     def available(self) -> bool:
@@ -104,7 +110,33 @@ class Sandbox:
     @property
     def uid(self) -> int | None:
         """The unprivileged uid the kernel runs as (None: keep the grader's own)."""
-        return UID_BASE + self.slot if os.geteuid() == 0 and self.available and shutil.which("setpriv") else None
+        if os.geteuid() != 0 or not shutil.which("setpriv") or not (self.available or self.user_only):
+            return None
+        return UID_BASE + self.slot
+
+    @property
+    def isolation(self) -> str:
+        """How the kernel is kept apart: bubblewrap, user (an unprivileged uid only) or none."""
+        return "bubblewrap" if self.available else "user" if self.uid is not None else "none"
+
+    def _setpriv(self) -> list[str]:
+        return [shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={self.uid}", f"--regid={self.uid}",
+                "--clear-groups", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
+
+    def reap(self) -> int:
+        """Kill every process the sandbox's uid still has (a kernel's daemon outlives it without
+        bwrap's pid namespace); returns how many there were. Only in "user" isolation."""
+        if self.isolation != "user":
+            return 0
+        import psutil
+
+        left = [p for p in psutil.process_iter(["uids", "status"])
+                if p.info["uids"] and self.uid in p.info["uids"] and p.info["status"] != psutil.STATUS_ZOMBIE]
+        if left:  # kill(-1) as that uid reaches all of its processes at once, so none can fork away
+            killer = "import os, signal; os.kill(-1, signal.SIGKILL)"
+            subprocess.run([*self._setpriv(), sys.executable, "-I", "-c", killer], capture_output=True, timeout=30)
+            psutil.wait_procs(left, timeout=10)
+        return len(left)
 
     def prepare(self) -> None:
         """Give the sandbox's uid its working folder (call only before any student code ran)."""
@@ -134,9 +166,9 @@ class Sandbox:
             os.chmod(self.kernel_dir, 0o755)
 
     def wrap(self, cmd: list[str]) -> list[str]:
-        """``cmd`` as it runs in the sandbox (unchanged when bwrap is not available)."""
+        """``cmd`` as it runs in the sandbox (as the uid alone, or unchanged, when bwrap is not available)."""
         if not self.available:
-            return cmd
+            return cmd if self.uid is None else [*self._setpriv(), *cmd]
         work = str(self.workdir)
         namespaces = ["--unshare-all"] if self.uid is None else \
             ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
@@ -163,8 +195,7 @@ class Sandbox:
             bind("--bind", str(self.kernel_dir))
         args += ["--chdir", work, "--unsetenv", "JPY_PARENT_PID"]  # its parent is bwrap's, not ours
         if self.uid is not None:  # bwrap runs as root (so it can bind any path), the kernel does not
-            args += [shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={self.uid}", f"--regid={self.uid}",
-                     "--clear-groups", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
+            args += self._setpriv()
         return args + cmd
 
     def preexec(self) -> None:
