@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import copy
 import inspect
 import os
 import sys
@@ -502,9 +503,26 @@ def assert_equal_leaf(found: Any, wanted: Any) -> bool:
 EXPECTED_FILE = "expected.pt"
 
 
+_TABLES: dict[tuple[str, bytes], dict] = {}  # the last cases file loaded: (path, its bytes' digest) -> table
+
+
+def _cases_table(path: str | Path) -> dict:
+    """The recorded cases file, loaded once per content (every test of a run reads the same one).
+    Read-only: ``load_expected`` hands out deep copies, so nothing a call does to its cases persists."""
+    import hashlib
+    import io
+
+    raw = Path(path).read_bytes()
+    key = (str(Path(path).resolve()), hashlib.sha256(raw).digest())
+    if key not in _TABLES:
+        _TABLES.clear()
+        _TABLES[key] = torch.load(io.BytesIO(raw), weights_only=True)
+    return _TABLES[key]
+
+
 def graded_functions(path: str | Path = EXPECTED_FILE) -> set[str]:
     """Names of the functions with recorded cases, i.e. graded by questions of their own."""
-    return set(torch.load(path, weights_only=True)) if Path(path).exists() else set()
+    return set(_cases_table(path)) if Path(path).exists() else set()
 
 def with_helpers(fn: Callable, **replacements: Callable) -> Callable:
     """Return ``fn`` with some of the global names it uses rebound, so that a bug in one
@@ -530,7 +548,7 @@ def _clone(value: Any) -> Any:
 
 def load_expected(fn_name: str, path: str | Path = EXPECTED_FILE) -> list[dict]:
     """Load the recorded cases of one function (expected values are ``UNKNOWN`` while recording)."""
-    cases = torch.load(path, weights_only=True)[fn_name]
+    cases = copy.deepcopy(_cases_table(path)[fn_name])  # fresh objects each call, as a fresh load gave
     if _recording():
         _session().note_expected_values()
         cases = [{**case, "expected": UNKNOWN} for case in cases]
