@@ -153,6 +153,18 @@ def _score(results: dict) -> float:
     return results.get("score", sum(t.get("score", 0) for t in results["tests"]))
 
 
+#: The catalogue's tampering, forging and secret-reading attacks and two that reach for other
+#: processes, graded on Gradescope's path as locally (a run with 20 cases, planted links, log
+#: replacements, proc_peek, exfiltrate_tests and broken zips included, passed in 900 s; this subset
+#: keeps CI's time).
+CATALOGUE = ("patch_allclose", "patch_course_checks", "patch_otter", "overwrite_grader", "patch_builtins",
+             "forge_log_hook", "forge_log_thread", "replace_recorder", "pre_import_library", "read_hidden_tests",
+             "kill_all", "daemon_child")
+#: Cases whose attack cannot reach its target on Gradescope's path, with what they score there instead:
+#: pre_import_library finds the grader's package by listing folders, and the grader's copy sits in a
+#: folder the kernel's uid may cross but not list, so its import fails and the zeros softmax keeps its
+#: untampered score (locally, bubblewrap's view lists it, the patch is flagged and voids more).
+UNREACHED = {"pre_import_library": (22, "grader package at []")}
 #: Gradescope's containers (no CAP_SYS_ADMIN: bubblewrap cannot start), and one that lets bubblewrap start.
 GRADESCOPE_MODES = {"user": (), "bubblewrap": podman_images.BWRAP_AS_ROOT}
 
@@ -166,14 +178,13 @@ def test_the_zip_on_gradescope_scores_like_the_local_grader(cpu_image, a1, tmp_p
     from autograder.grading import batch, sandbox
     from autograder.grading.outcome import REPORT_NAME, RunReport
 
-    subs = _attacks(tmp_path / "subs", ("runner_replaced", "hunt", "harvest", "daemon", "patch_otter",
-                                        "overwrite_grader"))
+    subs = _attacks(tmp_path / "subs", ("runner_replaced", "hunt", "harvest", "daemon", *CATALOGUE))
     points = json.loads((a1.dist_dir / "build-info.json").read_text())["points"]
     for d in demos.make(a1, tmp_path / "subs", points)[:2]:  # solution, blank
         d.path.chmod(0o644)
         subs[d.path.stem] = d.path
-    local = batch.grade(a1, list(subs.values()), tmp_path / "local", workers=2, quiet=True)
-    local = {o.label: o.results.total for o in local}
+    outcomes = {o.label: o for o in batch.grade(a1, list(subs.values()), tmp_path / "local", workers=2, quiet=True)}
+    local = {label: o.results.total for label, o in outcomes.items()}
 
     stock = podman_images.gradescope_run(cpu_image, a1.autograder_zip, subs["runner_replaced"], "stock",
                                          tmp_path / "stock")
@@ -188,8 +199,13 @@ def test_the_zip_on_gradescope_scores_like_the_local_grader(cpu_image, a1, tmp_p
             keep = tmp_path / mode / name
             results = podman_images.gradescope_run(cpu_image, a1.autograder_zip, subs[name], "zip", keep, options)
             where = f"{mode} {name}"
-            assert _score(results) == local[subs[name].name], f"{where}: {_score(results)}, {local[subs[name].name]} locally"
+            wanted = UNREACHED[name][0] if mode == "user" and name in UNREACHED else local[subs[name].name]
+            assert _score(results) == wanted, f"{where}: {_score(results)}, {local[subs[name].name]} locally"
             tests = {t["name"]: t for t in results["tests"]}
+            status = outcomes[subs[name].name].status if wanted == local[subs[name].name] else ""
+            if status.startswith("invalid submission"):  # refused before anything ran, on both paths
+                assert set(tests) == {"Not graded"} and "invalid submission" in tests["Not graded"]["output"], where
+                continue
             assert set(tests) == {"Public Tests", *points}, where
             assert tests["Public Tests"]["visibility"] == "visible", where
             assert all(tests[q]["visibility"] == "after_published" for q in points), where
@@ -197,10 +213,20 @@ def test_the_zip_on_gradescope_scores_like_the_local_grader(cpu_image, a1, tmp_p
             (out,) = [p.parent for p in keep.glob("sealed-*/run/out/" + REPORT_NAME)]
             report = RunReport.read(out)
             assert report.isolation == mode and "unsandboxed" not in report.status, f"{where}: {report.status}"
+            if "tampering suspected" in status:  # flagged there as here
+                assert "tampering suspected" in report.status, f"{where}: {report.status}"
         found = _hunted(next((tmp_path / mode / "hunt").glob("sealed-*/run/out/executed.ipynb")))
         assert found == [], f"{mode}: the kernel could read {found}"
         harvest = printed(next((tmp_path / mode / "harvest").glob("sealed-*/run/out/executed.ipynb")), "HARVEST")
         assert harvest["readable"] == [], f"{mode}: the kernel read {harvest['readable']}"
+        if mode == "user":
+            for name, (_, line) in UNREACHED.items():
+                executed = next((tmp_path / mode / name).glob("sealed-*/run/out/executed.ipynb"))
+                assert line in _printed_lines(executed), f"{name}: {_printed_lines(executed)}"
+            executed = next((tmp_path / mode / "read_hidden_tests").glob("sealed-*/run/out/executed.ipynb"))
+            seen = [line for line in _printed_lines(executed) if line.startswith(("searched", "found"))]
+            assert any(line.startswith("searched") for line in seen) and not any(
+                line.startswith("found") for line in seen), seen
         if mode == "user":  # bwrap's own pid namespace hides the grader's command line
             assert any(p.startswith("/keep/sealed-") and p.endswith("/autograder.zip") for p in harvest["tried"])
             daemon = next((tmp_path / mode / "daemon").glob("sealed-*/run/out"))
@@ -210,14 +236,20 @@ def test_the_zip_on_gradescope_scores_like_the_local_grader(cpu_image, a1, tmp_p
 
 # --- grade --docker: bubblewrap inside the container --------------------------------------------
 
-def _observed(out: Path, label: str) -> list[str]:
-    """The OBSERVED lines a catalogue case printed while `grade` ran it (its kept executed notebook)."""
+def _printed_lines(executed: Path) -> list[str]:
+    """The OBSERVED lines a catalogue case printed, from an executed notebook."""
     import nbformat
-    from autograder.grading import feedback
 
-    nb = nbformat.read(out / "executed" / feedback.executed_name(label), as_version=4)
+    nb = nbformat.read(executed, as_version=4)
     return [line.split("OBSERVED: ", 1)[1] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
             for line in str(o.get("text", "")).splitlines() if "OBSERVED: " in line]
+
+
+def _observed(out: Path, label: str) -> list[str]:
+    """The OBSERVED lines a catalogue case printed while `grade` ran it (its kept executed notebook)."""
+    from autograder.grading import feedback
+
+    return _printed_lines(out / "executed" / feedback.executed_name(label))
 
 
 PEEK = '''import json, os
