@@ -81,6 +81,7 @@ EXPECTED: dict[str, tuple[float | None, tuple[str, ...]]] = {
     "forge_log_thread": (0, ("Completed",)),
     "replace_recorder": (0, ("tampering suspected", "no fingerprints")),
     "pre_import_library": (None, ("tampering suspected", "does not report autograder.course_checks.")),
+    "poison_cached_cases": (None, ("Completed",)),  # at most the untampered wrong softmax: see below
     "exfiltrate_tests": (FULL - 5, ("Completed",)),  # its softmax raises in every q1 test
     # the grader follows no link the notebook planted
     "plant_links": (FULL - 5, ("tampering suspected", "results file")),  # flagged: the no-library tests are void
@@ -110,6 +111,7 @@ OBSERVED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "forge_log_thread": (("thread started",), ()),
     "replace_recorder": (("finder installed", "the fake recorder wrote"), ()),
     "pre_import_library": (("patched the grader's own checks",), ()),
+    "poison_cached_cases": (("poisoned",), ()),  # the count is checked below
     "plant_links": ((*(f"could not plant ../{n}" for n in ("record/tests", "record/expected.pt", "private/files",
                                                            "out/results.pkl", "kernel-1/kernel.json", "kernel-2",
                                                            "record")),), ("planted ../",)),
@@ -271,6 +273,10 @@ def test_no_process_outlives_the_batch(catalogue):
 def test_grading_the_grader_tampering_only_loses_points(catalogue):
     g = catalogue
     assert g.by_case["pre_import_library"].results.total <= g.by_case["wrong_softmax"].results.total
+    # the kernel's cached cases zeroed while it records: the replay judges with the grader's own copy
+    counts = [int(line.split()[1]) for line in printed(g.out, g.paths["poison_cached_cases"].name)]
+    assert max(counts) > 0, f"the attack found no cached cases to poison: {counts}"
+    assert g.by_case["poison_cached_cases"].results.total <= g.by_case["wrong_softmax"].results.total
 
 
 def test_catalogue_is_large_and_covers_every_category():

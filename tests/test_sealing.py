@@ -269,3 +269,22 @@ def test_failure_messages_show_the_checks_sentence_without_test_lines():
     message = seal.failure_message(ValueError("shapes (3,) and (4,) differ"), source, "tests/q1.py", "q1")
     assert message == "❌ Test case failed\nValueError: shapes (3,) and (4,) differ"
     assert "line" not in message and "assert f()" not in message
+
+
+def test_the_cached_cases_are_handed_out_as_copies_and_follow_the_file(tmp_path):
+    """``load_expected`` unpickles a cases file once, but what a caller (or the function under test)
+    does to the cases it got never reaches the next caller, and a rewritten file is read anew."""
+    from autograder.course_checks import solution
+
+    path = tmp_path / "expected.pt"
+    torch.save({"f": [{"name": "a", "args": (torch.ones(3),), "expected": torch.full((3,), 2.0)}]}, path)
+    first = solution.load_expected("f", path)
+    first[0]["args"][0].zero_()
+    first[0]["expected"].zero_()
+    first[0]["name"] = "changed"
+    again = solution.load_expected("f", path)
+    assert again[0]["name"] == "a"
+    assert torch.equal(again[0]["args"][0], torch.ones(3)) and torch.equal(again[0]["expected"], torch.full((3,), 2.0))
+    assert solution.graded_functions(path) == {"f"}
+    torch.save({"g": [{"name": "b", "args": (torch.zeros(1),), "expected": torch.zeros(1)}]}, path)
+    assert solution.graded_functions(path) == {"g"} and solution.load_expected("g", path)[0]["name"] == "b"

@@ -363,6 +363,26 @@ for name in ("check_against_solution", "assert_tensor_close", "assert_not_callin
     setattr(checks, name, lambda *a, **k: 1)
 print("OBSERVED: patched the grader's own checks")"""
 
+POISON_CASES = """import sys, torch
+def _poison():
+    # the recorded cases the checks keep in memory (course_checks.solution._TABLES, in every copy the
+    # kernel has loaded): every input set to zeros and every expected value to the zeros this softmax gives
+    poisoned = 0
+    for module in list(sys.modules.values()):
+        tables = module.__dict__.get("_TABLES") if hasattr(module, "__dict__") else None
+        for table in list(tables.values()) if isinstance(tables, dict) else []:
+            for cases in table.values():
+                for case in cases:
+                    for value in [*case["args"], case.get("expected")]:
+                        if isinstance(value, torch.Tensor):
+                            value.zero_()
+                            poisoned += 1
+    return poisoned
+_wrong_softmax = softmax
+def softmax(logits):
+    print("OBSERVED: poisoned", _poison(), "tensors of the cached cases")
+    return _wrong_softmax(logits)"""
+
 EXFILTRATE = "\n".join([
     "def softmax(logits):",
     "    # Correct, except that while the grader records it, it raises the text of the hidden test calling it.",
@@ -594,6 +614,9 @@ CASES: list[Case] = [
             "for one that writes an empty log.", blank_with_cell("accuracy", REPLACE_RECORDER)),
     nb_case("pre_import_library", ATTACK, f"Zeros softmax; imports the grader's own checks from the sandbox's view and "
             f"makes three of them no-ops; {_NOTE}.", with_cell("softmax", PRE_IMPORT_LIBRARY, wrong_softmax=True)),
+    nb_case("poison_cached_cases", ATTACK, f"Zeros softmax that, each time it is called, zeroes the inputs and "
+            f"expected values of the recorded cases the checks keep in memory; {_NOTE}.",
+            with_cell("softmax", POISON_CASES, wrong_softmax=True)),
     nb_case("exfiltrate_tests", ATTACK, "A softmax that raises the source of the hidden test calling it, so that the "
             "feedback would show the hidden tests.", _replaced("softmax", EXFILTRATE)),
     # the grader follows no link the notebook planted (part 1)
