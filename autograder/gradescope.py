@@ -84,13 +84,6 @@ def open_way_to(path: Path) -> list[Path]:
     return changed
 
 
-def run_one_env() -> dict[str, str]:
-    """The kernel's base environment, as ``grade`` gives it (run_one.kernel_env)."""
-    from .grading import run_one
-
-    return run_one.kernel_env()
-
-
 class NotGradable(Exception):
     """The upload cannot be graded; the message says why, in a sentence."""
 
@@ -180,7 +173,7 @@ def grade(root: Path, *, name: str | None = None, cell_timeout: float = 300.0,
     """Grade ``root/submission`` with the sealed grader; writes and returns ``results.json``'s content."""
     import dill
 
-    from .grading import sandbox
+    from .grading import run_one, sandbox
     from .grading.outcome import RunReport
 
     source, results_dir = root / "source", root / "results"
@@ -206,7 +199,7 @@ def grade(root: Path, *, name: str | None = None, cell_timeout: float = 300.0,
                "--cell-timeout", f"{cell_timeout:g}",
                "--record-timeout", f"{record_timeout:g}", "--memory-gb", f"{memory_gb:g}",
                "--require-sandbox", "--user-fallback", *data_args(built.get("datasets", []), scratch_root / "data")]
-        for variable, value in run_one_env().items():
+        for variable, value in run_one.kernel_env().items():  # the kernel's environment, as `grade` gives it
             cmd += ["--env", variable, value]
         env = {**os.environ, "PYTHONPATH": str(grader)}
         log = scratch_root / "grader-log.txt"
