@@ -457,6 +457,25 @@ def test_a_loop_after_the_last_question_keeps_its_points_under_the_overall_limit
     assert time.monotonic() - start < 60 + batch.KILL_GRACE
 
 
+def test_a_kernel_the_notebook_broke_is_stopped_without_waiting_out_the_cell_limit(a1, tmp_path):
+    """Replacing ``builtins.isinstance`` breaks ipykernel: the cell never gets its reply. With a 300 s
+    cell limit the kernel is stopped once its control channel stays silent while it idles, and the
+    notebook is re-run without that cell. A cell that holds the GIL (the channel is silent too, but
+    the kernel works) and a long sleep are left alone."""
+    broken = cases.write(cases.with_cell("softmax", cases.PATCH_BUILTINS, wrong_softmax=True)(), tmp_path, "broken")
+    busy = cases.write(cases.insert_cell(cases.solution_notebook(), "softmax",
+                                         "import time\ntime.sleep(8)\n_ = sum(range(2 * 10**9))  # holds the GIL"),
+                       tmp_path, "busy")
+    options = batch.Options(timeout=600, cell_timeout=300, memory_gb=1.5)
+    outcomes = {o.label: o for o in batch.grade(a1, [broken, busy], tmp_path / "out", workers=2, options=options,
+                                                quiet=True)}
+    o = outcomes["broken.ipynb"]
+    assert 'the cell starting "import builtins" left the kernel broken (it answered nothing for' in o.status, o.status
+    assert "timed out" not in o.status and o.results.total == FULL - 9, (o.results.total, o.status)
+    o = outcomes["busy.ipynb"]
+    assert o.results.total == FULL and o.status == "Completed", o.status
+
+
 def test_sigterm_stops_every_sandbox_and_keeps_finished_results(a1, tmp_path):
     folder = tmp_path / "subs"
     folder.mkdir()

@@ -19,6 +19,9 @@ import psutil
 
 INTERVAL = 0.2  # seconds between process samples
 DISK_INTERVAL = 1.0  # seconds between folder scans (sooner when the file system fills fast)
+PROBE_EVERY = 2.0  # seconds between the kernel_info requests sent on the kernel's control channel
+SILENT_AFTER = 20.0  # seconds of no answer, with the kernel idle, after which it counts as broken
+IDLE_CPU = 0.05  # "idle": the kernel used at most this share of one core while it stayed silent
 
 
 @dataclass
@@ -83,6 +86,38 @@ class DiskWatch:
         if usage.bytes > self.max_bytes:
             return f"wrote more than {self.max_bytes / 2**30:g} GB into the work folder"
         return ""
+
+
+class Silence:
+    """Tells when a kernel has stopped working: its control channel, which a busy kernel still
+    answers (its own thread serves it), went unanswered for ``SILENT_AFTER`` seconds while the
+    kernel used next to no CPU. A notebook that breaks ipykernel itself (``builtins.isinstance``
+    replaced, say) leaves it so; without this the grader waited out the whole cell limit."""
+
+    def __init__(self, now: float, cpu_seconds: float):
+        self.answered_at, self.cpu_at_answer = now, cpu_seconds
+
+    def answered(self, now: float, cpu_seconds: float) -> None:
+        self.answered_at, self.cpu_at_answer = now, cpu_seconds
+
+    def check(self, now: float, cpu_seconds: float) -> str:
+        """"" while the kernel answers or works, else a sentence saying it went silent."""
+        silent = now - self.answered_at
+        if silent < SILENT_AFTER or cpu_seconds - self.cpu_at_answer > IDLE_CPU * silent:
+            return ""
+        return f"left the kernel broken (it answered nothing for {silent:.0f} s while idle)"
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """The user and system CPU time the processes have used; vanished ones count as nothing."""
+    total = 0.0
+    for p in processes:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
 
 
 def tree_usage(processes: list[psutil.Process]) -> tuple[int, int]:
