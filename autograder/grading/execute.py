@@ -210,17 +210,25 @@ class GradingClient(NotebookClient):
         """Stop the whole sandbox when it holds too many processes, too much memory in total, or
         its work folder too many bytes or files, or when the kernel stopped answering while idle."""
         limits = self.km.sandbox.limits
-        silence = watchdog.Silence(time.monotonic(), watchdog.cpu_seconds(self.km.kernel_processes()))
+        kernel = self.km.kernel_processes()  # looked up once: its CPU time is read at each answer
+
+        def kernel_cpu() -> float:
+            return watchdog.cpu_seconds(kernel)
+
+        silence = watchdog.Silence(time.monotonic(), kernel_cpu())
         probed = 0.0
         while True:
             await asyncio.sleep(watchdog.INTERVAL)
             tree = self.km.process_tree()
             count, rss = watchdog.tree_usage(tree)
             self.km.peak_rss = max(self.km.peak_rss, max((watchdog.tree_usage([p])[1] for p in tree), default=0))
-            now, cpu = time.monotonic(), watchdog.cpu_seconds(self.km.kernel_processes())
+            now = time.monotonic()
+            answered = False
             while await self.kc.control_channel.msg_ready():  # kernel_info replies: the kernel is alive
                 await self.kc.control_channel.get_msg(timeout=0)
-                silence.answered(now, cpu)
+                answered = True
+            if answered:
+                silence.answered(now, kernel_cpu())
             if now - probed >= watchdog.PROBE_EVERY:
                 self.kc.control_channel.send(self.kc.session.msg("kernel_info_request"))
                 probed = now
@@ -229,7 +237,7 @@ class GradingClient(NotebookClient):
                 reason = (f"went over the sandbox's limits of {limits.tree_processes} processes or "
                           f"{limits.memory_bytes / 2**30:g} GB of memory in total")
             else:
-                reason = self.disk.check() or silence.check(now, cpu)
+                reason = self.disk.check() or silence.check(now, kernel_cpu)
             if reason:
                 self.km.tripped = reason
                 for p in tree:

@@ -14,6 +14,7 @@ import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import psutil
 
@@ -100,10 +101,11 @@ class Silence:
     def answered(self, now: float, cpu_seconds: float) -> None:
         self.answered_at, self.cpu_at_answer = now, cpu_seconds
 
-    def check(self, now: float, cpu_seconds: float) -> str:
-        """"" while the kernel answers or works, else a sentence saying it went silent."""
+    def check(self, now: float, cpu_seconds: Callable[[], float]) -> str:
+        """"" while the kernel answers or works, else a sentence saying it went silent (``cpu_seconds``
+        is asked only then)."""
         silent = now - self.answered_at
-        if silent < SILENT_AFTER or cpu_seconds - self.cpu_at_answer > IDLE_CPU * silent:
+        if silent < SILENT_AFTER or cpu_seconds() - self.cpu_at_answer > IDLE_CPU * silent:
             return ""
         return f"left the kernel broken (it answered nothing for {silent:.0f} s while idle)"
 
