@@ -79,8 +79,8 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
 
 
 def cmd_grade(args) -> int:
-    from . import demos
-    from .grading import diff, roster, submissions
+    from .grading import roster
+    from .grading.worker import Workers
 
     if args.submissions and not args.assignment:
         sys.exit("grade: --assignment ID is required when submissions are given")
@@ -97,8 +97,17 @@ def cmd_grade(args) -> int:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
     selected = _selected([args.assignment] if args.assignment else [])
-    status = 0
     _ensure_built(selected)
+    with Workers(REPO_ROOT) as pool:  # each worker process starts once for every assignment graded
+        return _grade_each(args, selected, runner, shard, pool)
+
+
+def _grade_each(args, selected, runner, shard, pool) -> int:
+    """``grade``'s loop over the selected assignments; its exit status."""
+    from . import demos
+    from .grading import diff, roster, submissions
+
+    status = 0
     for a in selected:
         out = Path(args.out) if args.out else REPO_ROOT / "graded" / (a.id if args.submissions else f"demo-{a.id}")
         if len(selected) > 1 and args.out:
@@ -127,7 +136,7 @@ def cmd_grade(args) -> int:
         start = time.monotonic()
         options = batch.Options(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_gb=args.memory_gb,
                                 disk_gb=args.disk_gb, sandbox=not args.no_sandbox)
-        kwargs = dict(workers=args.workers, runner=runner, options=options, resume=not args.no_resume)
+        kwargs = dict(workers=args.workers, runner=runner, options=options, resume=not args.no_resume, pool=pool)
         if shard:  # only this shard's part, into out/shard-I-of-N
             outcomes, out = shards.grade(a, paths, out, shard, **kwargs)
         else:

@@ -37,9 +37,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from autograder import assignments, demos  # noqa: E402
+from autograder import REPO_ROOT, assignments, demos  # noqa: E402
 from autograder.build import build, is_current  # noqa: E402
 from autograder.grading import batch  # noqa: E402
+from autograder.grading.worker import Workers  # noqa: E402
 
 OTTER = str(Path(sys.executable).with_name("otter"))
 
@@ -72,9 +73,9 @@ def otter_run(a: assignments.Assignment, path: Path, out: Path, threads: int) ->
     return seconds, sum(t.get("score", 0) for t in results["tests"] if "max_score" in t)
 
 
-def ours(a: assignments.Assignment, paths: list[Path], out: Path, workers: int):
+def ours(a: assignments.Assignment, paths: list[Path], out: Path, workers: int, pool: Workers | None = None):
     start = time.perf_counter()
-    outcomes = batch.grade(a, paths, out, workers=workers, quiet=True, resume=False)
+    outcomes = batch.grade(a, paths, out, workers=workers, quiet=True, resume=False, pool=pool)
     return time.perf_counter() - start, outcomes
 
 
@@ -97,10 +98,13 @@ def main() -> None:
             by_assignment.setdefault(a.id, []).append(path)
 
         # the batch, three ways
-        grader_wall, totals, kernel_rss = 0.0, {}, {}
-        for aid, paths in by_assignment.items():
-            seconds, outcomes = ours(assignments.get(aid), paths, tmp / "ours" / aid, args.workers)
+        grader_wall, totals, kernel_rss, per_assignment = 0.0, {}, {}, {}
+        with Workers(REPO_ROOT) as pool:  # as `grade` does: one worker per slot for every assignment
+            runs = [(aid, ours(assignments.get(aid), paths, tmp / "ours" / aid, args.workers, pool))
+                    for aid, paths in by_assignment.items()]
+        for aid, (seconds, outcomes) in runs:
             grader_wall += seconds
+            per_assignment[aid] = seconds
             for o in outcomes:
                 totals[o.path.name] = None if o.results.has_catastrophic_failure() else o.results.total
             kernel_rss[aid] = [o.kernel_peak_rss_mb for o in outcomes if o.kernel_peak_rss_mb]
@@ -110,6 +114,8 @@ def main() -> None:
             list(pool.map(lambda ap: otter_run(ap[0], ap[1], tmp / "par" / ap[1].stem, threads), chosen))
         parallel_wall = time.perf_counter() - start
         loop_wall = sum(s for s, _ in loop_runs)
+        loop_by_assignment = {aid: sum(s for (a, _), (s, _) in zip(chosen, loop_runs) if a.id == aid)
+                              for aid in by_assignment}
         disagree = [(p.name, totals[p.name], score) for (a, p), (_, score) in zip(chosen, loop_runs)
                     if totals[p.name] != score]
 
@@ -136,6 +142,8 @@ def main() -> None:
     line("project grader, batch", f"{grader_wall:.1f} s")
     line("sequential `otter run` loop", f"{loop_wall:.1f} s")
     line(f"{args.workers} concurrent `otter run`s", f"{parallel_wall:.1f} s")
+    for aid in by_assignment:
+        line(f"  {aid}: grader batch / otter loop", f"{per_assignment[aid]:.1f} / {loop_by_assignment[aid]:.1f} s")
     line("ratio grader / sequential loop", f"{grader_wall / loop_wall:.2f}", "goal <= 0.30")
     line(f"ratio grader / {args.workers} concurrent otter runs", f"{grader_wall / parallel_wall:.2f}", "goal <= 0.60")
     b, w = statistics.median(bare), statistics.median(warm) if warm else float("nan")

@@ -162,3 +162,26 @@ def test_a_late_submission_joins_the_class_folder(a1, tmp_path):
     assert page.count("<tr class='submission'") == 3 and "3 submissions" in page
     for p in paths:
         assert f"<td>{p.name}</td>" in page and (tmp_path / "class" / "feedback" / feedback.file_name(p.name)).exists()
+
+
+def test_one_worker_process_serves_every_assignment_of_a_run(a1, tmp_path):
+    """``grade`` over several assignments hands one ``Workers`` to each batch: the worker started for
+    the first grades the next one too, right (no second import of torch and Otter), and closing the pool
+    stops it. A batch given no pool still stops the workers it started."""
+    from conftest import ensure_built
+    from autograder import assignments
+    from autograder.grading.worker import Workers
+
+    a4 = ensure_built(assignments.get("04-choosing-the-loss"))
+    with Workers(REPO_ROOT) as pool:
+        (first,) = batch.grade(a1, [a1.student_notebook], tmp_path / "a1", workers=1, pool=pool, quiet=True)
+        pids = [w.pid for w in pool._by_key.values()]
+        assert len(pids) == 1 and psutil.pid_exists(pids[0]), pids
+        (second,) = batch.grade(a4, [a4.solution_notebook], tmp_path / "a4", workers=1, pool=pool, quiet=True)
+        assert [w.pid for w in pool._by_key.values()] == pids, "the second assignment started its own worker"
+        assert first.results.total == 0, first.status
+        assert second.results.total == sum(a4.points.values()), second.status
+    assert not psutil.pid_exists(pids[0]) or psutil.Process(pids[0]).status() == psutil.STATUS_ZOMBIE
+    before = {p.pid for p in psutil.Process().children()}
+    batch.grade(a1, [a1.student_notebook], tmp_path / "alone", workers=1, quiet=True)
+    assert {p.pid for p in psutil.Process().children() if p.status() != psutil.STATUS_ZOMBIE} <= before

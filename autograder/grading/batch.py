@@ -25,7 +25,7 @@ from . import feedback, manual, outputs, run_one, safe_io, sandbox, stopping, su
 from .outcome import GraderCrash, Outcome, RunReport, SubmissionTimeout
 from .run_one import EXECUTED_NAME
 from .store import ResultStore
-from .worker import Worker
+from .worker import Worker, Workers
 
 DEFAULT_TIMEOUT = 600.0  # Gradescope's default limit, in seconds
 DEFAULT_CELL_TIMEOUT = 300.0
@@ -220,10 +220,11 @@ def _sandbox_slots(workers: int) -> queue.SimpleQueue[int]:
 
 
 def _run_pool(a: Assignment, todo: list[tuple[Path, str]], options: Options, workers: int, runner,
-              quiet: bool, finished, out_dir: Path) -> list[Outcome]:
+              quiet: bool, finished, out_dir: Path, pool: Workers | None = None) -> list[Outcome]:
     """Grade ``todo`` on ``workers`` threads, each driving one ``run_one`` process at a time.
 
     ``finished(outcome)`` is called in this thread as each submission ends, in the order they end.
+    ``pool``: worker processes to reuse (and leave running); else this batch starts and stops its own.
     A bug in this grader becomes that submission's ``GraderCrash``; the others go on. SIGTERM or
     SIGINT kills every running submission and raises ``stopping.Stopped``; the executed notebooks
     are kept in ``out_dir/executed``; the scratch folders are always removed.
@@ -234,14 +235,14 @@ def _run_pool(a: Assignment, todo: list[tuple[Path, str]], options: Options, wor
 
     scratch_root = Path(tempfile.mkdtemp(prefix="grade-"))
     os.chmod(scratch_root, 0o711)  # sandboxed kernels run as other users and must reach their folder
-    workers_by_slot: dict[int, Worker] = {}  # one long-lived grading process per slot
+    procs = Workers(REPO_ROOT) if pool is None else pool  # one long-lived grading process per slot
 
     def work(p: Path, n: str, scratch: Path) -> Outcome:
         if children.stopping:
             raise stopping.Stopped(children.stopping)
         slot = slots.get()
         try:
-            worker = workers_by_slot.setdefault(slot, Worker(grader_env(a, threads), scratch_root))
+            worker = procs.for_slot(slot, grader_env(a, threads))
             return grade_one(a, p, n, scratch, options.timeout, threads, None, runner, options=options, slot=slot,
                              keep_executed=out_dir / "executed", children=children, worker=worker)
         finally:
@@ -249,9 +250,9 @@ def _run_pool(a: Assignment, todo: list[tuple[Path, str]], options: Options, wor
 
     graded: list[Outcome] = []
     progress = _Progress(a, len(todo), quiet)
-    with stopping.stop_on_signals(children), ThreadPoolExecutor(max_workers=workers) as pool:
+    with stopping.stop_on_signals(children), ThreadPoolExecutor(max_workers=workers) as executor:
         try:
-            futures = {pool.submit(work, p, n, scratch_root / f"{i:05d}"): (p, n) for i, (p, n) in enumerate(todo)}
+            futures = {executor.submit(work, p, n, scratch_root / f"{i:05d}"): (p, n) for i, (p, n) in enumerate(todo)}
             for fut in as_completed(futures):
                 path, name = futures[fut]
                 try:
@@ -262,11 +263,11 @@ def _run_pool(a: Assignment, todo: list[tuple[Path, str]], options: Options, wor
                 graded.append(outcome)
                 progress.step(name, outcome)
         except stopping.Stopped:
-            pool.shutdown(wait=True, cancel_futures=True)
+            executor.shutdown(wait=True, cancel_futures=True)
             raise
         finally:
-            for worker in workers_by_slot.values():
-                worker.close()
+            if pool is None:
+                procs.close()
             safe_io.remove_tree(scratch_root)
     progress.close()
     return graded
@@ -304,6 +305,7 @@ def grade(
     options: Options | None = None,
     resume: bool = True,
     select: Callable[[Path, str], bool] | None = None,
+    pool: Workers | None = None,
 ) -> list[Outcome]:
     """Grade ``paths`` for assignment ``a`` into ``out_dir``; never raises for a bad submission.
 
@@ -312,7 +314,8 @@ def grade(
     ``final_grades.csv``, ``feedback/`` and ``report.html`` are written over every current result
     in that store, this run's and earlier runs' alike: one late submission graded into a class
     folder adds its row. ``select(path, label)``, when given, grades only the submissions it keeps
-    (labels are still made from all of ``paths``; see ``shards``). Shows a tqdm bar on a terminal,
+    (labels are still made from all of ``paths``; see ``shards``). ``pool``: the worker processes of a
+    run over several assignments, reused here and left running. Shows a tqdm bar on a terminal,
     one line per submission otherwise, nothing when ``quiet``.
 
     Returns:
@@ -336,7 +339,7 @@ def grade(
         outputs.write_feedback(outcome, out_dir)
         feedback.log(outcome, out_dir / feedback.INSTRUCTOR_LOG)
 
-    graded = _run_pool(a, todo, options, workers, runner, quiet, finished, out_dir)
+    graded = _run_pool(a, todo, options, workers, runner, quiet, finished, out_dir, pool)
     outcomes = sorted(kept + graded, key=lambda o: o.label)
     write_class_outputs(a, out_dir, outcomes, quiet, store)
     return outcomes

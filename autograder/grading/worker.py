@@ -100,5 +100,32 @@ class Worker:
         self.proc = None
 
 
+
+class Workers:
+    """The worker processes of one grading run, one per sandbox slot and environment, kept from one
+    assignment's batch to the next (``grade`` over every assignment starts each only once)."""
+
+    def __init__(self, cwd: Path):
+        self.cwd = cwd
+        self._by_key: dict[tuple[int, tuple], Worker] = {}
+
+    def for_slot(self, slot: int, env: dict[str, str]) -> Worker:
+        key = (slot, tuple(sorted(env.items())))
+        if key not in self._by_key:
+            self._by_key[key] = Worker(env, self.cwd)
+        return self._by_key[key]
+
+    def close(self) -> None:
+        for worker in self._by_key.values():
+            worker.close()
+        self._by_key.clear()
+
+    def __enter__(self) -> "Workers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 if __name__ == "__main__":
     serve()
