@@ -8,6 +8,7 @@ function); ``otter_grade_one()`` grades one submission in it with Otter's own pe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -93,19 +94,29 @@ def otter_image(autograder_zip: Path, base: str, tag: str) -> str:
 def otter_grade_one(submission: Path, image: str, timeout: int = 600):
     """Otter's own per-submission step of ``otter grade`` (create, copy in, start, wait, copy out),
     with `docker` being the adapter; returns Otter's ``GradingResults`` and the seconds it took."""
-    import python_on_whales
     from otter.grade import containers
 
     start = time.monotonic()
+    with docker_adapter_on_path():
+        results = containers.grade_submission(str(submission), image, timeout=timeout, network=False)
+    return results, time.monotonic() - start
+
+
+@contextlib.contextmanager
+def docker_adapter_on_path():
+    """`docker` (the podman adapter) first on PATH while inside. Calls from several threads at once
+    (Otter's own `otter grade` grades in a thread pool) are wrapped in one outer use of this, so that
+    no thread's exit takes the adapter away from another."""
+    import python_on_whales
+
     old = os.environ["PATH"]
     os.environ["PATH"] = adapter_env()["PATH"]
     python_on_whales.docker.client_config._client_call_with_path = None  # find `docker` on the new PATH
     try:
-        results = containers.grade_submission(str(submission), image, timeout=timeout, network=False)
+        yield
     finally:
         os.environ["PATH"] = old
         python_on_whales.docker.client_config._client_call_with_path = None
-    return results, time.monotonic() - start
 
 
 #: What `podman run` needs for bubblewrap to start inside a container as root (tried here):
