@@ -299,7 +299,7 @@ def build_in_parallel(chosen: list[Assignment], jobs: int | None = None, say=pri
     that no build sees another's imports; returns the ids that failed (their errors are printed)."""
     import os
     import subprocess
-    from concurrent.futures import ThreadPoolExecutor, as_completed
+    from concurrent.futures import ThreadPoolExecutor
 
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(chosen) or 1))
     if jobs == 1 or len(chosen) < 2:
@@ -320,11 +320,8 @@ def build_in_parallel(chosen: list[Assignment], jobs: int | None = None, say=pri
                                  capture_output=True, text=True)
 
     failed = []
-    # the ones that train on a data set take longest: started first, so that no job is left alone at the end
-    longest_first = sorted(chosen, key=lambda a: not a.datasets)
     with ThreadPoolExecutor(jobs) as pool:
-        for future in as_completed([pool.submit(one, a) for a in longest_first]):
-            a, done = future.result()
+        for a, done in pool.map(one, chosen):
             lines = [line for line in (done.stdout + done.stderr).splitlines()
                      if line.startswith((a.id, "BUILD FAILED", "  "))]
             say("\n".join(lines) or f"{a.id}: the build printed nothing (exit {done.returncode})")
