@@ -161,8 +161,8 @@ def _score(results: dict) -> float:
 
 #: The catalogue's tampering, forging and secret-reading attacks and two that reach for other
 #: processes, graded on Gradescope's path as locally (a run with 20 cases, planted links, log
-#: replacements, proc_peek, exfiltrate_tests and broken zips included, passed in 900 s; this subset
-#: keeps CI's time).
+#: replacements, proc_peek, exfiltrate_tests and broken zips included, passed in 900 s, while
+#: patch_builtins still waited out its cell limit; this subset keeps CI's time).
 CATALOGUE = ("patch_allclose", "patch_course_checks", "patch_otter", "overwrite_grader", "patch_builtins",
              "forge_log_hook", "forge_log_thread", "replace_recorder", "pre_import_library", "read_hidden_tests",
              "kill_all", "daemon_child")
