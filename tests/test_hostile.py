@@ -460,8 +460,8 @@ def test_a_loop_after_the_last_question_keeps_its_points_under_the_overall_limit
 def test_a_kernel_the_notebook_broke_is_stopped_without_waiting_out_the_cell_limit(a1, tmp_path):
     """Replacing ``builtins.isinstance`` breaks ipykernel: the cell never gets its reply. With a 300 s
     cell limit the kernel is stopped once its control channel stays silent while it idles, and the
-    notebook is re-run without that cell. A cell that holds the GIL (the channel is silent too, but
-    the kernel works) and a long sleep are left alone."""
+    notebook is re-run without that cell. A cell that sleeps and then holds the GIL for about 27 s
+    (the channel is silent too, but the kernel works) is left alone."""
     broken = cases.write(cases.with_cell("softmax", cases.PATCH_BUILTINS, wrong_softmax=True)(), tmp_path, "broken")
     busy = cases.write(cases.insert_cell(cases.solution_notebook(), "softmax",
                                          "import time\ntime.sleep(8)\n_ = sum(range(2 * 10**9))  # holds the GIL"),

@@ -237,7 +237,8 @@ class GradingClient(NotebookClient):
                 reason = (f"went over the sandbox's limits of {limits.tree_processes} processes or "
                           f"{limits.memory_bytes / 2**30:g} GB of memory in total")
             else:
-                reason = self.disk.check() or silence.check(now, kernel_cpu)
+                # without the kernel's process, busy cannot be told from broken: only the cell limit applies
+                reason = self.disk.check() or (silence.check(now, kernel_cpu) if kernel else "")
             if reason:
                 self.km.tripped = reason
                 for p in tree:

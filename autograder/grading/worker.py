@@ -100,7 +100,6 @@ class Worker:
         self.proc = None
 
 
-
 class Workers:
     """The worker processes of one grading run, one per sandbox slot and environment, kept from one
     assignment's batch to the next (``grade`` over every assignment starts each only once)."""
