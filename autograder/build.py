@@ -296,7 +296,8 @@ def stale_files(a: Assignment) -> list[str]:
 
 def build_in_parallel(chosen: list[Assignment], jobs: int | None = None, say=print) -> list[str]:
     """Build ``chosen`` (independent of each other), ``jobs`` at a time, each in its own process so
-    that no build sees another's imports; returns the ids that failed (their errors are printed)."""
+    that no build sees another's imports, with the cores shared out between them as torch threads
+    (``OMP_NUM_THREADS``, unless set); returns the ids that failed (their errors are printed)."""
     import os
     import subprocess
     from concurrent.futures import ThreadPoolExecutor
@@ -315,9 +316,13 @@ def build_in_parallel(chosen: list[Assignment], jobs: int | None = None, say=pri
                 failed.append(a.id)
         return failed
 
+    # torch's threads share the cores between the builds: with its default (one per core) in each, two
+    # builds training at once took 144 s here against 87 s with one thread each
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // jobs))}
+
     def one(a: Assignment) -> tuple[Assignment, subprocess.CompletedProcess]:
         return a, subprocess.run([sys.executable, "-m", "autograder", "build", "--jobs", "1", a.id], cwd=REPO_ROOT,
-                                 capture_output=True, text=True)
+                                 capture_output=True, text=True, env=env)
 
     failed = []
     with ThreadPoolExecutor(jobs) as pool:
