@@ -13,8 +13,11 @@
 from __future__ import annotations
 
 import argparse
+import queue
 import sys
+import threading
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from . import REPO_ROOT, assignments
@@ -57,17 +60,50 @@ def cmd_build(args) -> int:
     return status
 
 
-def _ensure_built(chosen: list[assignments.Assignment]) -> None:
-    """Build, in parallel, those of ``chosen`` whose dist folder is missing or stale, saying so and why."""
+def _built_in_turn(chosen: list[assignments.Assignment], failed: list[str]) -> Iterator[assignments.Assignment]:
+    """``chosen`` in the order they can be graded: the current ones at once, then the stale ones as
+    each build ends. Those are built in parallel in the background (saying so and why), so grading
+    one overlaps the builds still running. Ids whose build failed go to ``failed``, not to grading."""
     from .build import build_in_parallel, why_not_current
 
     reasons = {a.id: why for a in chosen if (why := why_not_current(a))}
-    if reasons:
-        for aid, why in reasons.items():
-            print(f"{aid}: building first, because {why} ...", flush=True)
-        failed = build_in_parallel([a for a in chosen if a.id in reasons], say=lambda text: print(text, flush=True))
-        if failed:
-            raise SystemExit(f"the build of {', '.join(failed)} failed (see above); nothing was graded")
+    for aid, why in reasons.items():
+        print(f"{aid}: building first, because {why} ...", flush=True)
+    yield from (a for a in chosen if a.id not in reasons)
+    stale = [a for a in chosen if a.id in reasons]
+    if not stale:
+        return
+    ended: queue.SimpleQueue = queue.SimpleQueue()
+
+    def build_all() -> None:
+        reported = set()
+
+        def done(a, ok):
+            reported.add(a.id)
+            ended.put((a, ok))
+        try:
+            build_in_parallel(stale, say=lambda text: print(text, flush=True), done=done)
+        finally:  # a crash of the build loop itself fails what it did not report
+            for a in stale:
+                if a.id not in reported:
+                    ended.put((a, False))
+
+    threading.Thread(target=build_all, name="builds", daemon=True).start()
+    for _ in stale:
+        a, ok = ended.get()
+        if ok:
+            yield a
+        else:
+            failed.append(a.id)
+
+
+def _ensure_built(chosen: list[assignments.Assignment]) -> None:
+    """Build, in parallel, those of ``chosen`` whose dist folder is missing or stale, saying so and why."""
+    failed: list[str] = []
+    for _ in _built_in_turn(chosen, failed):
+        pass
+    if failed:
+        raise SystemExit(f"the build of {', '.join(failed)} failed (see above); nothing was graded")
 
 
 def _print_table(rows: list[tuple[str, ...]]) -> None:
@@ -97,24 +133,29 @@ def cmd_grade(args) -> int:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
     selected = _selected([args.assignment] if args.assignment else [])
-    _ensure_built(selected)
+    failed: list[str] = []
     with Workers(REPO_ROOT) as pool:  # each worker process starts once for every assignment graded
-        return _grade_each(args, selected, runner, shard, pool)
+        status = _grade_each(args, _built_in_turn(selected, failed), len(selected) > 1, runner, shard, pool)
+    if failed:
+        print(f"grade: the build of {', '.join(failed)} failed (see above); "
+              f"{'it was' if len(failed) == 1 else 'they were'} not graded", file=sys.stderr)
+        return 1
+    return status
 
 
-def _grade_each(args, selected, runner, shard, pool) -> int:
-    """``grade``'s loop over the selected assignments; its exit status."""
+def _grade_each(args, in_turn: Iterable[assignments.Assignment], several: bool, runner, shard, pool) -> int:
+    """``grade``'s loop over the selected assignments (``several``: more than one), in the order given; its exit status."""
     from . import demos
     from .grading import diff, roster, submissions
 
     status = 0
-    for a in selected:
+    for a in in_turn:
         out = Path(args.out) if args.out else REPO_ROOT / "graded" / (a.id if args.submissions else f"demo-{a.id}")
-        if len(selected) > 1 and args.out:
+        if several and args.out:
             out = out / a.id
         previous, before = None, None
         if args.diff:
-            previous = Path(args.diff) / a.id if len(selected) > 1 and Path(args.diff).is_dir() else Path(args.diff)
+            previous = Path(args.diff) / a.id if several and Path(args.diff).is_dir() else Path(args.diff)
             try:
                 before = diff.read(previous)  # read first: PREVIOUS may be --out itself
             except diff.DiffError as exc:

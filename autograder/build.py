@@ -294,13 +294,14 @@ def stale_files(a: Assignment) -> list[str]:
         return stale
 
 
-def build_in_parallel(chosen: list[Assignment], jobs: int | None = None, say=print) -> list[str]:
+def build_in_parallel(chosen: list[Assignment], jobs: int | None = None, say=print, done=None) -> list[str]:
     """Build ``chosen`` (independent of each other), ``jobs`` at a time, each in its own process so
     that no build sees another's imports, with the cores shared out between them as torch threads
-    (``OMP_NUM_THREADS``, unless set); returns the ids that failed (their errors are printed)."""
+    (``OMP_NUM_THREADS``, unless set); returns the ids that failed (their errors are printed).
+    ``done(assignment, ok)``, when given, is called as each build ends, in the order they end."""
     import os
     import subprocess
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(chosen) or 1))
     if jobs == 1 or len(chosen) < 2:
@@ -314,6 +315,8 @@ def build_in_parallel(chosen: list[Assignment], jobs: int | None = None, say=pri
             except BuildError as exc:
                 say(f"BUILD FAILED: {exc}")
                 failed.append(a.id)
+            if done:
+                done(a, a.id not in failed)
         return failed
 
     # torch's threads share the cores between the builds: with its default (one per core) in each, two
@@ -326,10 +329,13 @@ def build_in_parallel(chosen: list[Assignment], jobs: int | None = None, say=pri
 
     failed = []
     with ThreadPoolExecutor(jobs) as pool:
-        for a, done in pool.map(one, chosen):
-            lines = [line for line in (done.stdout + done.stderr).splitlines()
+        for future in as_completed([pool.submit(one, a) for a in chosen]):
+            a, proc = future.result()
+            lines = [line for line in (proc.stdout + proc.stderr).splitlines()
                      if line.startswith((a.id, "BUILD FAILED", "  "))]
-            say("\n".join(lines) or f"{a.id}: the build printed nothing (exit {done.returncode})")
-            if done.returncode != 0:
+            say("\n".join(lines) or f"{a.id}: the build printed nothing (exit {proc.returncode})")
+            if proc.returncode != 0:
                 failed.append(a.id)
+            if done:
+                done(a, proc.returncode == 0)
     return failed

@@ -146,6 +146,44 @@ def test_grade_says_it_builds_and_why(tmp_path, capsys):
     assert "building" not in capsys.readouterr().out, "a current build is not redone"
 
 
+def test_grade_takes_each_assignment_as_its_build_ends(monkeypatch):
+    """`grade` gets the current assignments at once and the stale ones as each build ends, while the
+    others still build (the slow build here ends only once the fast one is being graded); a failed
+    build is named, not graded, and the rest still are. A crash of the build loop fails what it left."""
+    import threading
+    from types import SimpleNamespace
+
+    from autograder import __main__ as cli
+
+    current, slow, fast, broken = (SimpleNamespace(id=name) for name in ("current", "slow", "fast", "broken"))
+    monkeypatch.setattr("autograder.build.why_not_current", lambda a: None if a is current else "it is stale")
+    graded_fast, waited = threading.Event(), []
+
+    def builds(chosen, jobs=None, say=print, done=None):
+        assert [a.id for a in chosen] == ["slow", "fast", "broken"]
+        done(fast, True)
+        done(broken, False)
+        waited.append(graded_fast.wait(20))
+        done(slow, True)
+        return ["broken"]
+
+    monkeypatch.setattr("autograder.build.build_in_parallel", builds)
+    failed, order = [], []
+    for a in cli._built_in_turn([current, slow, fast, broken], failed):
+        order.append(a.id)
+        if a is fast:
+            graded_fast.set()
+    assert order == ["current", "fast", "slow"] and failed == ["broken"] and waited == [True]
+
+    def crash(chosen, jobs=None, say=print, done=None):
+        done(fast, True)
+        raise RuntimeError("the build loop broke")
+
+    monkeypatch.setattr("autograder.build.build_in_parallel", crash)
+    failed = []
+    assert [a.id for a in cli._built_in_turn([slow, fast], failed)] == ["fast"] and failed == ["slow"]
+
+
 def test_grade_help_shows_the_defaults(capsys):
     import autograder.__main__ as cli
 
