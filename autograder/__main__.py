@@ -70,7 +70,8 @@ def _built_in_turn(chosen: list[assignments.Assignment], failed: list[str]) -> I
     for aid, why in reasons.items():
         print(f"{aid}: building first, because {why} ...", flush=True)
     yield from (a for a in chosen if a.id not in reasons)
-    stale = [a for a in chosen if a.id in reasons]
+    # those that train on a data set build longest: started first, their grading does not wait at the end
+    stale = sorted((a for a in chosen if a.id in reasons), key=lambda a: not a.datasets)
     if not stale:
         return
     ended: queue.SimpleQueue = queue.SimpleQueue()

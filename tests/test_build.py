@@ -148,14 +148,16 @@ def test_grade_says_it_builds_and_why(tmp_path, capsys):
 
 def test_grade_takes_each_assignment_as_its_build_ends(monkeypatch):
     """`grade` gets the current assignments at once and the stale ones as each build ends, while the
-    others still build (the slow build here ends only once the fast one is being graded); a failed
-    build is named, not graded, and the rest still are. A crash of the build loop fails what it left."""
+    others still build (the slow build here ends only once the fast one is being graded); builds of
+    those that train on a data set start first; a failed build is named, not graded, and the rest
+    still are. A crash of the build loop fails what it left."""
     import threading
     from types import SimpleNamespace
 
     from autograder import __main__ as cli
 
-    current, slow, fast, broken = (SimpleNamespace(id=name) for name in ("current", "slow", "fast", "broken"))
+    current, fast, broken = (SimpleNamespace(id=name, datasets=()) for name in ("current", "fast", "broken"))
+    slow = SimpleNamespace(id="slow", datasets=("fashion-mnist",))  # trains: its build is started first
     monkeypatch.setattr("autograder.build.why_not_current", lambda a: None if a is current else "it is stale")
     graded_fast, waited = threading.Event(), []
 
@@ -169,7 +171,7 @@ def test_grade_takes_each_assignment_as_its_build_ends(monkeypatch):
 
     monkeypatch.setattr("autograder.build.build_in_parallel", builds)
     failed, order = [], []
-    for a in cli._built_in_turn([current, slow, fast, broken], failed):
+    for a in cli._built_in_turn([current, fast, broken, slow], failed):
         order.append(a.id)
         if a is fast:
             graded_fast.set()
