@@ -57,6 +57,7 @@ EXPECTED: dict[str, tuple[float | None, tuple[str, ...]]] = {
     "raise_in_question": (FULL - 2, ("Completed",)),  # q7's hidden tests use a reference predict
     "infinite_loop_q4": (FULL, ("timed out after 10 s",)),
     "sleep_forever": (FULL, ("timed out after 10 s",)),
+    "renamed_kernel_loop": (FULL, ("timed out after 10 s",)),
     "memory_bomb": (FULL, ("Completed",)),
     "fork_bomb": (FULL, ("q7, the cell starting", "went over the sandbox's limits")),
     "sys_exit": (FULL, ("Completed",)),
@@ -304,6 +305,14 @@ def test_every_case_gets_its_expected_outcome(catalogue, capsys):
         if (total is not None and got != total) or not all(w in o.status for w in words):
             wrong.append(f"{name}: expected {total} and {words}, got {got} and {o.status!r}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_kernel_that_renames_itself_still_gets_the_interrupt(catalogue):
+    """The kernel's process is found once, before any student code runs: a cell that renames it
+    (prctl PR_SET_NAME) and then loops is still interrupted at its limit, not taken for a kernel
+    that ignored the interrupt (a lookup by name at the limit would miss it)."""
+    status = catalogue.by_case["renamed_kernel_loop"].status
+    assert "timed out after 10 s" in status and "ignored the interrupt" not in status, status
 
 
 def test_one_csv_row_and_one_feedback_file_per_submission(catalogue):

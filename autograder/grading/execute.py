@@ -121,11 +121,17 @@ class SandboxedKernelManager(AsyncKernelManager):
         except psutil.NoSuchProcess:
             return []
 
+    _kernel: psutil.Process | None = None
+
     def kernel_processes(self) -> list[psutil.Process]:
-        """The kernel's own process: the first one in the tree running ipykernel."""
+        """The kernel's own process: the first one in the tree running ipykernel (found once, then
+        kept while it runs: each lookup reads every process of the machine, twice a cell)."""
+        if self._kernel is not None and self._kernel.is_running():
+            return [self._kernel]
         for p in self.process_tree():
             try:
                 if p.name().startswith("python") and any("ipykernel" in part for part in p.cmdline()):
+                    self._kernel = p
                     return [p]
             except psutil.Error:
                 pass

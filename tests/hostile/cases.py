@@ -112,6 +112,10 @@ RAISING_PREDICT = '''def predict(logits):
 
 INFINITE_LOOP = "while True:\n    pass"
 SLEEP_FOREVER = "import time\ntime.sleep(10**9)"
+RENAMED_LOOP = """import ctypes
+ctypes.CDLL(None).prctl(15, b"not-a-kernel", 0, 0, 0)  # PR_SET_NAME: the process's name in /proc
+while True:
+    pass"""
 
 MEMORY_BOMB = """hog = []
 while True:
@@ -569,6 +573,8 @@ CASES: list[Case] = [
     nb_case("infinite_loop_q4", HANG, "A busy `while True: pass` cell right after nll_loss.",
             with_cell("nll_loss", INFINITE_LOOP)),
     nb_case("sleep_forever", HANG, "time.sleep(10**9) right after softmax.", with_cell("softmax", SLEEP_FOREVER)),
+    nb_case("renamed_kernel_loop", HANG, "Renames the kernel's process (prctl), then loops, right after softmax.",
+            with_cell("softmax", RENAMED_LOOP)),
     # resource abuse
     nb_case("memory_bomb", ABUSE, "After all functions, allocates 256 MiB bytearrays until killed.",
             with_cell("accuracy", MEMORY_BOMB)),
