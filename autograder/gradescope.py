@@ -203,9 +203,9 @@ def grade(root: Path, *, name: str | None = None, cell_timeout: float = 300.0,
             cmd += ["--env", variable, value]
         env = {**os.environ, "PYTHONPATH": str(grader)}
         log = scratch_root / "grader-log.txt"
-        with open(log, "wb") as out:
-            proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=scratch_root,
-                                  stdin=subprocess.DEVNULL)
+        with sandbox.claimed_slots(1) as (slot,), open(log, "wb") as out:  # a uid no other grader here uses
+            proc = subprocess.run(cmd + ["--slot", str(slot)], stdout=out, stderr=subprocess.STDOUT, env=env,
+                                  cwd=scratch_root, stdin=subprocess.DEVNULL)
         pickled = scratch / "out" / "results.pkl"
         if proc.returncode != 0 or not pickled.is_file():
             tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]

@@ -201,7 +201,8 @@ def test_without_bubblewrap_the_zip_keeps_the_hidden_parts_from_the_kernel(a1, t
             mine = [p for p in seen["readable"] if Path(p).is_relative_to(tmp_path) or Path(p).is_relative_to(tmp)]
             assert mine == [], f"the kernel read {mine}"
         if name == "daemon":
-            assert printed(run / "out" / "executed.ipynb", "DAEMON") == sandbox.UID_BASE, "the kernel's uid"
+            uid = printed(run / "out" / "executed.ipynb", "DAEMON")  # the slot another grader here holds is skipped
+            assert sandbox.UID_BASE <= uid < sandbox.UID_BASE + sandbox.MAX_SLOTS, f"the kernel's uid: {uid}"
             assert "1 process(es) the notebook left running were killed" in report.status, report.status
         shutil.rmtree(tmp)
 

@@ -60,13 +60,18 @@ def _failure(label: str, path: Path, exc: Exception, seconds: float) -> Outcome:
 
 def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: float | None = None,
               threads: int = 1, extra_env: dict[str, str] | None = None, runner=None, *,
-              options: Options | None = None, slot: int = 0, keep_executed: Path | None = None,
+              options: Options | None = None, slot: int | None = None, keep_executed: Path | None = None,
               children: stopping.Children | None = None, worker: Worker | None = None) -> Outcome:
     """Grade one submission in a fresh process under ``scratch``, killed after the overall timeout.
 
+    ``slot``: the sandbox uid's slot (None: one no other grader run holds, for this submission);
     ``keep_executed``: a folder to keep the executed notebook in (what its cells printed);
     ``children``: where the batch keeps track of its running processes (for SIGTERM);
     ``worker``: a long-lived process to run ``run_one`` in (else a new process is started)."""
+    if slot is None:
+        with sandbox.claimed_slots(1) as (slot,):
+            return grade_one(a, path, label, scratch, timeout, threads, extra_env, runner, options=options, slot=slot,
+                             keep_executed=keep_executed, children=children, worker=worker)
     options = options or Options(timeout=timeout or DEFAULT_TIMEOUT)
     timeout = options.timeout if timeout is None else timeout
     start = time.monotonic()
@@ -211,14 +216,6 @@ class _Progress:
         self.bar.close()
 
 
-def _sandbox_slots(workers: int) -> queue.SimpleQueue[int]:
-    """One sandbox uid slot per worker, distinct between grader runs."""
-    slots: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for k in range(workers):
-        slots.put((os.getpid() % 4096) * 64 + k % 64)
-    return slots
-
-
 def _run_pool(a: Assignment, todo: list[tuple[Path, str]], options: Options, workers: int, runner,
               quiet: bool, finished, out_dir: Path, pool: Workers | None = None) -> list[Outcome]:
     """Grade ``todo`` on ``workers`` threads, each driving one ``run_one`` process at a time.
@@ -229,8 +226,17 @@ def _run_pool(a: Assignment, todo: list[tuple[Path, str]], options: Options, wor
     SIGINT kills every running submission and raises ``stopping.Stopped``; the executed notebooks
     are kept in ``out_dir/executed``; the scratch folders are always removed.
     """
+    with sandbox.claimed_slots(workers) as mine:  # one sandbox uid per worker, held by no other grader run
+        slots: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for slot in mine:
+            slots.put(slot)
+        return _run_slots(a, todo, options, workers, runner, quiet, finished, out_dir, pool, slots)
+
+
+def _run_slots(a: Assignment, todo: list[tuple[Path, str]], options: Options, workers: int, runner,
+               quiet: bool, finished, out_dir: Path, pool: Workers | None, slots: queue.SimpleQueue[int]) -> list[Outcome]:
+    """``_run_pool`` once its slots are held."""
     threads = max(1, (os.cpu_count() or 1) // workers)
-    slots = _sandbox_slots(workers)
     children = stopping.Children()
 
     scratch_root = Path(tempfile.mkdtemp(prefix="grade-"))

@@ -4,8 +4,9 @@ Limits come from rlimits set just before ``bwrap`` starts, and are inherited by 
 ``RLIMIT_DATA`` caps each process's memory, ``RLIMIT_FSIZE`` each file it writes, and
 ``RLIMIT_NPROC`` the processes and threads of the sandbox's own user id (a fork bomb stops there).
 The last one only binds a non-root user, so when the grader runs as root, bwrap (as root) switches
-the kernel to an unprivileged uid of its own (``UID_BASE`` + slot) with ``setpriv``; two grader
-runs on one machine get different uids, so their process counts stay apart. Where bwrap is missing or unusable, ``Sandbox.available``
+the kernel to an unprivileged uid of its own (``UID_BASE`` + slot) with ``setpriv``. Slots are
+claimed with ``claimed_slots`` (a lock per slot), so two grader runs on one machine never share a
+uid: their process counts stay apart, and one run's ``reap`` cannot kill the other's kernel. Where bwrap is missing or unusable, ``Sandbox.available``
 is False and the grader runs the kernel directly, with the same rlimits, and says so.
 
 ``user_only`` is for containers where bwrap cannot start (Gradescope's: no CAP_SYS_ADMIN): a grader
@@ -16,6 +17,8 @@ kernel then sees the rest of the file system as that uid would, and the network.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import os
 import resource
@@ -25,7 +28,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-UID_BASE = 100000  # sandbox user ids: UID_BASE + slot (the batch derives slots from its pid and worker)
+UID_BASE = 100000  # sandbox user ids: UID_BASE + slot
+#: One lock file per slot a grader holds; root-only, so that no kernel can open one and hold its slot.
+SLOT_LOCKS = Path("/run/dl-autograded-slots")
+MAX_SLOTS = 1 << 18
 DEFAULT_MEMORY_GB = 4.0
 DEFAULT_DISK_GB = 2.0
 
@@ -46,6 +52,39 @@ class Limits:
     def file_bytes(self) -> int:
         """The largest file it may write (RLIMIT_FSIZE): 1 GB, or the folder's limit if smaller."""
         return min(1 << 30, self.disk_bytes)
+
+
+@contextlib.contextmanager
+def claimed_slots(count: int, locks: Path = SLOT_LOCKS):
+    """``count`` sandbox slots that no other grader on this machine holds while inside (each an
+    exclusive ``flock`` on ``locks/N.lock``, released when the process ends, however it ends).
+    Without root the kernel keeps the grader's uid, so any slots do; where ``locks`` cannot be
+    made (a read-only /run), slots are derived from the pid as before."""
+    if os.geteuid() != 0:
+        yield list(range(count))
+        return
+    try:
+        locks.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if locks.stat().st_uid != 0 or locks.stat().st_mode & 0o077:
+            raise PermissionError(f"{locks} is not root's alone")
+    except OSError:
+        yield [(os.getpid() % 4096) * 64 + k % 64 for k in range(count)]
+        return
+    held: list[tuple[int, int]] = []
+    try:
+        for slot in range(MAX_SLOTS):
+            if len(held) == count:
+                break
+            fd = os.open(locks / f"{slot}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held.append((slot, fd))
+            except BlockingIOError:
+                os.close(fd)
+        yield [slot for slot, _ in held]
+    finally:
+        for _, fd in held:
+            os.close(fd)
 
 
 @functools.cache
