@@ -10,11 +10,16 @@ For each assignment the build
    ``run_autograder`` call the sealed grader it now carries (``seal_zip``);
 5. grades the solution notebook with that zip and fails, naming the question, below full marks;
 6. publishes the student folder, the zip and the solution notebook.
+
+Builds of one assignment take turns (``build_lock``), and publishing leaves no half-written folder
+for a reader: student files are replaced one by one, by renames, only where they changed, and the
+dist folder is swapped in whole, its build info renamed into place last.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import importlib.util
 import io
@@ -234,15 +239,66 @@ def seal_zip(zip_path: Path, notebook_name: str, data_sets: tuple[str, ...] = ()
 
 
 def _publish_student(otter_out: Path, student_dir: Path) -> None:
-    if student_dir.exists():
-        shutil.rmtree(student_dir)
-    shutil.copytree(otter_out / "student", student_dir)
-    for nb_path in student_dir.glob("*.ipynb"):
+    """Make ``student_dir`` hold what Otter wrote (notebooks with stable cell ids), rewriting only the
+    files that changed, each by a rename, so that a reader never finds one missing or half-written."""
+    fresh = otter_out / "student"
+    for nb_path in fresh.glob("*.ipynb"):
         notebooks.write(notebooks.stable_ids(notebooks.read(nb_path)), nb_path)
+    student_dir.mkdir(parents=True, exist_ok=True)
+    for old in student_dir.iterdir():
+        if not (fresh / old.name).exists():
+            shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+    for new in fresh.iterdir():
+        target = student_dir / new.name
+        if new.is_dir():
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(new, target)
+        elif not target.is_file() or target.read_bytes() != new.read_bytes():
+            part = target.with_name(f".{target.name}.part")
+            shutil.copyfile(new, part)
+            part.replace(target)
+
+
+def _publish_dist(a: Assignment, files: dict[str, Path]) -> None:
+    """Swap in a dist folder holding ``files`` (name: source; the build info follows once the sealed
+    check passed)."""
+    new = a.dist_dir.with_name(f".{a.dist_dir.name}.new")
+    old = a.dist_dir.with_name(f".{a.dist_dir.name}.old")
+    for leftover in (new, old):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    new.mkdir(parents=True)
+    for name, f in files.items():
+        shutil.copy(f, new / name)
+    if a.dist_dir.exists():
+        a.dist_dir.rename(old)
+    new.rename(a.dist_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def build_lock(a: Assignment):
+    """Held while ``a`` builds, so that two builds of it (two terminals, two test workers) take turns."""
+    a.dist_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(a.dist_dir.parent / f".{a.id}.build-lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
 
 
 def build(a: Assignment, *, run_tests: bool = True) -> BuildResult:
     """Build one assignment and publish its student folder and dist folder."""
+    with build_lock(a):
+        return _build(a, run_tests)
+
+
+def build_if_stale(a: Assignment) -> BuildResult | None:
+    """Build ``a`` unless it is current once any build of it running elsewhere has ended (None then)."""
+    with build_lock(a):
+        return None if is_current(a) else _build(a, True)
+
+
+def _build(a: Assignment, run_tests: bool) -> BuildResult:
     with tempfile.TemporaryDirectory(prefix=f"build-{a.id}-") as tmp:
         tmp = Path(tmp)
         otter_out = generate(a, tmp)
@@ -252,17 +308,15 @@ def build(a: Assignment, *, run_tests: bool = True) -> BuildResult:
         expected = torch.load(tmp / "stage" / EXPECTED_FILE, weights_only=True)
         results = grade_solution(a, solution, built_zip) if run_tests else None
         _publish_student(otter_out, a.student_dir)
-        if a.dist_dir.exists():
-            shutil.rmtree(a.dist_dir)
-        a.dist_dir.mkdir(parents=True)
-        shutil.copy(built_zip, a.autograder_zip)
-        shutil.copy(solution, a.solution_notebook)
+        _publish_dist(a, {a.autograder_zip.name: built_zip, a.solution_notebook.name: solution})
         if run_tests:
             check_sealed(a, tmp / "sealed")
         points = {q: d["possible"] for q, d in results.to_dict().items()} if results else {}
         filtered = manual.questions_from_master(a.master)  # graded by hand: the zip does not know them
         # written last: a build that failed above is never taken for a current one
-        BuildInfo(source_digest(a), points, manual.to_json(filtered)).write(a.build_info_file)
+        part = a.build_info_file.with_name(f".{a.build_info_file.name}.part")
+        BuildInfo(source_digest(a), points, manual.to_json(filtered)).write(part)
+        part.replace(a.build_info_file)
     return BuildResult(
         a,
         expected_cases=sum(len(v) for v in expected.values()),
