@@ -121,13 +121,22 @@ def attacks(folder: Path, names: tuple[str, ...] = ("runner_replaced", "hunt", "
     return made
 
 
-def printed(executed: Path, tag: str):
-    """The JSON an attack cell printed after ``tag`` in the executed notebook."""
+def printed_lines(executed: Path) -> list[str]:
+    """Every line the cells of an executed notebook printed. A stream's text may arrive in several
+    outputs, split anywhere (even mid-line), so each cell's outputs of one stream are joined first."""
     import nbformat
 
-    nb = nbformat.read(executed, as_version=4)
-    lines = [line for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-             for line in o.get("text", "").splitlines() if line.startswith(tag + " ")]
+    lines = []
+    for cell in nbformat.read(executed, as_version=4).cells:
+        for stream in ("stdout", "stderr"):
+            lines += "".join(str(o.get("text", "")) for o in cell.get("outputs", [])
+                             if o.get("output_type") == "stream" and o.get("name") == stream).splitlines()
+    return lines
+
+
+def printed(executed: Path, tag: str):
+    """The JSON an attack cell printed after ``tag`` in the executed notebook."""
+    lines = [line for line in printed_lines(executed) if line.startswith(tag + " ")]
     assert len(lines) == 1, f"the {tag} cell printed {lines}"
     return json.loads(lines[0][len(tag) + 1:])
 

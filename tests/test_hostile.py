@@ -26,6 +26,7 @@ import pytest
 
 from autograder import REPO_ROOT
 from autograder.grading import batch, feedback, sandbox, verdict
+from gradescope_attacks import printed_lines
 
 pytestmark = pytest.mark.slow
 
@@ -160,17 +161,10 @@ def _canary_state() -> dict[str, str]:
 
 def printed(out: Path, label: str) -> list[str]:
     """The OBSERVED lines the notebook printed while it was graded (the executed notebook the batch kept)."""
-    import nbformat
-
     path = out / "executed" / feedback.executed_name(label)
     if not path.exists():
         return []
-    lines = []
-    for cell in nbformat.read(path, as_version=4).cells:
-        for output in cell.get("outputs", []):
-            lines += [line.split("OBSERVED: ", 1)[1] for line in str(output.get("text", "")).splitlines()
-                      if "OBSERVED: " in line]
-    return lines
+    return [line.split("OBSERVED: ", 1)[1] for line in printed_lines(path) if "OBSERVED: " in line]
 
 
 def _free_bytes(path: Path) -> int:

@@ -22,7 +22,7 @@ import pytest
 
 from autograder import REPO_ROOT
 import podman_images
-from gradescope_attacks import attacks as _attacks, printed, hunted as _hunted
+from gradescope_attacks import attacks as _attacks, printed, printed_lines, hunted as _hunted
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(podman_images.podman_problem() is not None, reason=str(podman_images.podman_problem()))]
@@ -250,11 +250,7 @@ def test_the_zip_on_gradescope_scores_like_the_local_grader(cpu_image, a1, tmp_p
 
 def _printed_lines(executed: Path) -> list[str]:
     """The OBSERVED lines a catalogue case printed, from an executed notebook."""
-    import nbformat
-
-    nb = nbformat.read(executed, as_version=4)
-    return [line.split("OBSERVED: ", 1)[1] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-            for line in str(o.get("text", "")).splitlines() if "OBSERVED: " in line]
+    return [line.split("OBSERVED: ", 1)[1] for line in printed_lines(executed) if "OBSERVED: " in line]
 
 
 def _observed(out: Path, label: str) -> list[str]:
