@@ -3,13 +3,15 @@
 # make test-fast  skip the tests marked slow (no notebook execution)
 # make build      rebuild student notebooks and autograder zips from solutions/
 # make check      fail if assignments/ is stale against solutions/
-# Switches: PYTHON=python3.11  PYTEST_ARGS="-k grade -x"  WORKERS=2
+# Switches: PYTHON=python3.11  PYTEST_ARGS="-k grade -x"  WORKERS=2  TEST_JOBS=2 (pytest-xdist workers; 1: none)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 WORKERS ?=
+TEST_JOBS ?= 2
+XDIST  := $(if $(filter-out 0 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadgroup)
 
 .PHONY: setup grade test test-fast build check clean
 
@@ -17,19 +19,19 @@ setup: $(STAMP)
 	scripts/install-dataset.sh
 	scripts/install-bubblewrap.sh
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-test.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-test.txt
 	touch $@
 
 grade: setup
 	$(PY) -m autograder grade $(if $(WORKERS),--workers $(WORKERS))
 
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: setup
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 build: setup
 	$(PY) -m autograder build

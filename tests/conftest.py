@@ -1,4 +1,9 @@
-"""Shared fixtures: built assignments and one graded batch of demo submissions per assignment."""
+"""Shared fixtures: built assignments and one graded batch of demo submissions per assignment.
+
+Under pytest-xdist (``make test`` runs two workers) the stale assignments are built once, before
+the workers start, and the tests that share one costly fixture value go to one worker
+(``xdist_group``), which computes it once.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,47 @@ import pandas as pd
 import pytest
 
 from autograder import REPO_ROOT, assignments, demos
-from autograder.build import build, is_current
+from autograder.build import build_if_stale, build_in_parallel, is_current
 from autograder.grading import batch
 
 ALL = assignments.all_assignments()
 IDS = [a.id for a in ALL]
 
 
+#: Fixtures whose value several tests share, and the group their tests run in under xdist
+#: (module-scoped ones per module; demo_batch per assignment).
+SHARED_FIXTURES = ("demo_batch", "catalogue", "one_machine", "graded_02", "expected", "slurm")
+
+
 def ensure_built(a: assignments.Assignment) -> assignments.Assignment:
-    if not is_current(a):
-        build(a)
+    build_if_stale(a)  # waits for a build of it running elsewhere (another test worker) instead of redoing it
     return a
+
+
+def _xdist_workers(config) -> int:
+    return 0 if hasattr(config, "workerinput") else int(getattr(config.option, "numprocesses", 0) or 0)
+
+
+def pytest_sessionstart(session):
+    """Under xdist, build the stale assignments in parallel before the workers start (a failed build
+    fails the tests that need it, when they build it again)."""
+    if _xdist_workers(session.config) < 2:
+        return
+    stale = [a for a in ALL if not is_current(a)]
+    if stale:
+        say = session.config.pluginmanager.get_plugin("terminalreporter").write_line
+        say(f"building {', '.join(a.id for a in stale)} before the test workers start")
+        build_in_parallel(stale, jobs=_xdist_workers(session.config), say=say)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        shared = next((n for n in SHARED_FIXTURES if n in names), None)
+        if shared == "demo_batch":
+            item.add_marker(pytest.mark.xdist_group(f"demo_batch-{item.callspec.params['built'].id}"))
+        elif shared:
+            item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}-{shared}"))
 
 
 def points_of(a: assignments.Assignment) -> dict[str, float]:

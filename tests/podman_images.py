@@ -9,6 +9,7 @@ function); ``otter_grade_one()`` grades one submission in it with Otter's own pe
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -41,8 +42,12 @@ def podman_problem() -> str | None:
 def cpu_image(timeout: float = 2400) -> tuple[str, float]:
     """Build the CPU image from the current tree (cached layers are reused); returns (tag, seconds)."""
     start = time.monotonic()
-    proc = subprocess.run(["nice", "-n", "10", str(REPO_ROOT / "scripts" / "build-image.sh"), "cpu"], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=timeout, env={**os.environ, "IMAGE": IMAGE})
+    lock = Path(tempfile.gettempdir()) / f"podman-build-{re.sub(r'[^A-Za-z0-9.-]', '_', IMAGE)}.lock"
+    with open(lock, "a") as held:  # test workers take turns: the second finds every layer cached
+        fcntl.flock(held, fcntl.LOCK_EX)
+        proc = subprocess.run(["nice", "-n", "10", str(REPO_ROOT / "scripts" / "build-image.sh"), "cpu"],
+                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "IMAGE": IMAGE})
     assert proc.returncode == 0, f"scripts/build-image.sh cpu failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
     return IMAGE, time.monotonic() - start
 
