@@ -3,14 +3,14 @@
 # make test-fast  skip the tests marked slow (no notebook execution)
 # make build      rebuild student notebooks and autograder zips from solutions/
 # make check      fail if assignments/ is stale against solutions/
-# Switches: PYTHON=python3.11  PYTEST_ARGS="-k grade -x"  WORKERS=2  TEST_JOBS=2 (pytest-xdist workers; 1: none)
+# Switches: PYTHON=python3.11  PYTEST_ARGS="-k grade -x"  WORKERS=2  TEST_JOBS=2 (pytest-xdist workers; default 1: none)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 WORKERS ?=
-TEST_JOBS ?= 2
+TEST_JOBS ?= 1
 XDIST  := $(if $(filter-out 0 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadgroup)
 
 .PHONY: setup grade test test-fast build check clean
