@@ -37,6 +37,7 @@ import re
 import tempfile
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -232,28 +233,48 @@ def _notebook_bugs(a: Assignment, catalogue, solution, baseline: Scores, tmp: Pa
         path = tmp / f"notebook-bug-{len(out)}.ipynb"
         notebooks.write(replace_text(solution, edits), path)
         result = CaseResult(name, "bug", {}, {}, question)
-        outcome = batch.grade_one(a, path, path.name, tmp / path.stem, timeout=600, threads=2)
+        with ThreadPoolExecutor(1) as pool:  # otter run beside the sealed grader: one core each
+            otter = pool.submit(_otter_run, a, path, question, full, causes.get(name))
+            outcome = batch.grade_one(a, path, path.name, tmp / path.stem, timeout=600, threads=1)
         if outcome.results.has_catastrophic_failure():
             result.ok["sealed"], result.detail["sealed"] = False, outcome.status
         else:
             scores = scores_of(outcome.results.results.values())
             result.ok["sealed"], result.detail["sealed"] = judge_bug(question, [], scores, full, None, causes.get(name))
             result.public = caught_in_public(question, scores, full)
-        result.ok["otter"], result.detail["otter"] = _otter_run(a, path, question, full, causes.get(name))
+        result.ok["otter"], result.detail["otter"] = otter.result()
         out.append(result)
     return out
 
 
-def _otter_run(a: Assignment, path: Path, question: str, full: Scores, cause) -> tuple[bool, str]:
-    import contextlib
-    import io
+#: ``otter run`` of one notebook, in its own process (it changes the working folder), results pickled.
+OTTER_RUN = """import sys, dill, contextlib, io
+from otter.run import main
+with contextlib.redirect_stdout(io.StringIO()):
+    results = main(sys.argv[1], autograder=sys.argv[2], output_dir=None, no_logo=True)
+with open(sys.argv[3], "wb") as f:
+    dill.dump(results, f)
+"""
 
-    from otter.run import main as otter_run
+
+def _otter_run(a: Assignment, path: Path, question: str, full: Scores, cause) -> tuple[bool, str]:
+    """Grade ``path`` with ``otter run`` (in a process of its own, so that it can run beside the
+    sealed grader) and judge the bug."""
+    import os
+    import subprocess
+    import sys
+
+    import dill
 
     from .strength_paths import scores_of
 
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        results = otter_run(str(path), autograder=str(a.autograder_zip), output_dir=None, no_logo=True)
+    pickled = path.with_suffix(".otter.pkl")
+    proc = subprocess.run([sys.executable, "-c", OTTER_RUN, str(path), str(a.autograder_zip), str(pickled)],
+                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if proc.returncode != 0:
+        return False, f"otter run failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}"
+    with open(pickled, "rb") as f:
+        results = dill.load(f)
     if results.has_catastrophic_failure():
         return False, f"otter run failed: {results.catastrophic_error}"
     return judge_bug(question, [], scores_of(results.results.values()), full, None, cause)

@@ -1,12 +1,13 @@
 """Shared fixtures: built assignments and one graded batch of demo submissions per assignment.
 
-Under pytest-xdist (``make test`` runs two workers) the stale assignments are built once, before
-the workers start, and the tests that share one costly fixture value go to one worker
+Stale assignments are built in parallel (two at a time) before the tests start. Under pytest-xdist
+(``make test TEST_JOBS=2``) the tests that share one costly fixture value go to one worker
 (``xdist_group``), which computes it once.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -34,16 +35,36 @@ def _xdist_workers(config) -> int:
     return 0 if hasattr(config, "workerinput") else int(getattr(config.option, "numprocesses", 0) or 0)
 
 
-def pytest_sessionstart(session):
-    """Under xdist, build the stale assignments in parallel before the workers start (a failed build
-    fails the tests that need it, when they build it again)."""
-    if _xdist_workers(session.config) < 2:
-        return
+#: Fixtures that need built assignments; a module that calls ``ensure_built`` needs them too.
+BUILT_FIXTURES = ("built", "a1", "demo_batch")
+
+
+def _prebuild(session, jobs: int) -> None:
+    """Build the stale assignments ``jobs`` at a time (a failed build fails the tests that need it,
+    when they build it again)."""
     stale = [a for a in ALL if not is_current(a)]
-    if stale:
-        say = session.config.pluginmanager.get_plugin("terminalreporter").write_line
-        say(f"building {', '.join(a.id for a in stale)} before the test workers start")
-        build_in_parallel(stale, jobs=_xdist_workers(session.config), say=say)
+    if len(stale) < 2 or jobs < 2:
+        return
+    say = session.config.pluginmanager.get_plugin("terminalreporter").write_line
+    say(f"building {', '.join(a.id for a in stale)}, {jobs} at a time, before the tests start")
+    build_in_parallel(stale, jobs=jobs, say=say)
+
+
+def pytest_sessionstart(session):
+    """Under xdist, build the stale assignments in parallel before the workers start."""
+    if _xdist_workers(session.config) >= 2:
+        _prebuild(session, _xdist_workers(session.config))
+
+
+def pytest_collection_finish(session):
+    """In one process, build the stale assignments in parallel when a collected test needs them."""
+    if hasattr(session.config, "workerinput") or _xdist_workers(session.config) >= 2:
+        return
+    calls = {path: "ensure_built(" in Path(path).read_text(encoding="utf-8") for path in {str(i.fspath) for i in session.items}}
+    needs = any(set(BUILT_FIXTURES) & set(getattr(item, "fixturenames", ())) or calls[str(item.fspath)]
+                for item in session.items)
+    if needs:
+        _prebuild(session, min(2, os.cpu_count() or 1))
 
 
 def pytest_collection_modifyitems(config, items):
