@@ -32,33 +32,27 @@ MAX_KERNEL_STARTS = 4
 IGNORE_TAG = "otter_ignore"
 SETUP_SOURCE = """\
 def _setup_for_grading():
-    # ``otter`` as a lazy package: a notebook's ``otter.Notebook`` loads only Otter's real Notebook
-    # class (set to grading mode: check and export do nothing), and the recording only Otter's test
+    # ``otter`` as a lazy package: only Otter's real Notebook class is loaded, and set to grading mode
+    # (check and export do nothing) before any notebook code runs; the recording loads Otter's test
     # files; any other name loads the whole package. Saves importing all of Otter in every kernel.
     import importlib, importlib.util, sys
     spec = importlib.util.find_spec("otter")
     if spec is not None and "otter" not in sys.modules:
         otter = importlib.util.module_from_spec(spec)
 
-        def grading_notebook():
-            from otter.check.notebook import Notebook
-            Notebook._grading_mode = True
-            Notebook.check = lambda self, *args, **kwargs: None
-            return Notebook
-
         def __getattr__(name):
             if importlib.util.find_spec(f"otter.{name}") is not None:  # a submodule: as usual
                 return importlib.import_module(f"otter.{name}")
-            if name == "Notebook":
-                otter.Notebook = grading_notebook()
-                return otter.Notebook
             del otter.__getattr__
             spec.loader.exec_module(otter)  # the real package, for anything else a notebook asks of it
-            otter.Notebook = grading_notebook()
             return getattr(otter, name)
 
         otter.__getattr__ = __getattr__
         sys.modules["otter"] = otter
+        from otter.check.notebook import Notebook
+        Notebook._grading_mode = True
+        Notebook.check = lambda self, *args, **kwargs: None
+        otter.Notebook = Notebook
     try:  # imported here, on the grader's time, so that a cell's limit measures the student's code
         import numpy, torch
     except ImportError:
