@@ -73,6 +73,9 @@ EXPECTED: dict[str, tuple[float | None, tuple[str, ...]]] = {
     "patch_allclose": (FULL - 9, ("tampering suspected", "numpy.testing.assert_allclose")),
     "patch_course_checks": (FULL - 9, ("tampering suspected", "course_checks")),
     "patch_otter": (FULL - 9, ("tampering suspected", "otter")),
+    # the lazy otter of the setup cell: a planted test runner first on otter.__path__ is seen as replaced
+    "reroute_otter": (FULL - 9, ("tampering suspected",
+                                 "otter.test_files.exception_test.ExceptionTestFile.run was replaced in the kernel")),
     "overwrite_grader": (FULL - 9, ("tampering suspected", "rebinds grader", "results file")),
     "patch_builtins": (FULL - 9, ("tampering suspected", "builtins.isinstance")),
     "zip_extra_files": (FULL, ("Completed",)),
@@ -112,6 +115,7 @@ OBSERVED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "forge_log_hook": (("torch.save hooked", "forged the log of"), ()),
     "forge_log_thread": (("thread started",), ()),
     "replace_recorder": (("finder installed", "the fake recorder wrote"), ()),
+    "reroute_otter": (("otter.test_files now from", "planted_otter/test_files/exception_test.py"), ()),
     "pre_import_library": (("patched the grader's own checks",), ()),
     "poison_cached_cases": (("poisoned",), ()),  # the count is checked below
     "plant_links": ((*(f"could not plant ../{n}" for n in ("record/tests", "record/expected.pt", "private/files",
@@ -318,13 +322,17 @@ def test_one_csv_row_and_one_feedback_file_per_submission(catalogue):
         assert rows[path.name]["grading_status"] == by_case[name].status
 
 
+#: The catalogue's cases that tamper with the checking code in the kernel on top of the zeros softmax.
+TAMPERING = ("patch_allclose", "patch_course_checks", "patch_otter", "reroute_otter", "patch_builtins", "overwrite_grader")
+
+
 def test_tampering_never_raises_a_score_and_is_flagged(catalogue):
     by_case = catalogue.by_case
     untampered = by_case["wrong_softmax"].results
     value_tests = [r.test_case.name for r in untampered.results["q1"].test_case_results
                    if r.test_case.hidden and not r.passed]
     assert value_tests, "the zeros softmax must fail q1's hidden value tests"
-    for name in ("patch_allclose", "patch_course_checks", "patch_otter", "patch_builtins", "overwrite_grader"):
+    for name in TAMPERING:
         r = by_case[name].results
         assert r.total <= untampered.total, f"{name} scored {r.total}, the same bug untampered {untampered.total}"
         # Tampering may only void verdicts: every test it cost is one the untampered bug passed, failing as void.
@@ -336,7 +344,7 @@ def test_tampering_never_raises_a_score_and_is_flagged(catalogue):
                 assert not (t.passed and t.test_case.name not in honest), f"{name} passed {t.test_case.name}"
         passed = {t.test_case.name for t in r.results["q1"].test_case_results if t.passed}
         assert not passed & set(value_tests), f"{name} passed q1 value tests {passed & set(value_tests)}"
-    for name in ("patch_allclose", "patch_course_checks", "patch_otter", "patch_builtins", "overwrite_grader"):
+    for name in TAMPERING:
         assert "tampering suspected" in by_case[name].status
 
 

@@ -207,6 +207,24 @@ try:
 except Exception as e:
     print("ExceptionTestFile patch failed:", e)"""
 
+# The setup cell leaves ``otter`` lazy: its test runner is imported from ``otter.__path__`` when first
+# needed. This plants a copy of Otter's test files that passes everything first on that path and
+# drops the loaded ones, so that the recording would import the planted runner.
+REROUTE_OTTER = """import os, shutil, sys
+import otter
+real = os.path.join(os.path.dirname(otter.__spec__.origin), "test_files")
+planted = os.path.abspath("planted_otter")
+shutil.copytree(real, os.path.join(planted, "test_files"), dirs_exist_ok=True)
+with open(os.path.join(planted, "test_files", "abstract_test.py"), "a") as f:
+    f.write("\\nTestFile.score = property(lambda self: self.possible)\\n")
+with open(os.path.join(planted, "test_files", "exception_test.py"), "a") as f:
+    f.write("\\nExceptionTestFile.run = lambda self, env: None\\n")
+otter.__path__.insert(0, planted)
+for name in [m for m in sys.modules if m.startswith("otter.test_files")]:
+    del sys.modules[name]
+import otter.test_files.exception_test as reloaded
+print("OBSERVED: otter.test_files now from", reloaded.__file__)"""
+
 OVERWRITE_GRADER = """import json, os, pickle
 grader = None
 fake = {"score": 100.0, "tests": [{"name": f"q{i}", "score": 10.0, "max_score": 10.0} for i in range(1, 8)]}
@@ -601,6 +619,9 @@ CASES: list[Case] = [
             f"{_NOTE}.", with_cell("softmax", PATCH_COURSE_CHECKS, wrong_softmax=True)),
     nb_case("patch_otter", ATTACK, f"Zeros softmax plus Otter's TestFile.score and ExceptionTestFile.run patched; "
             f"{_NOTE}.", with_cell("softmax", PATCH_OTTER, wrong_softmax=True)),
+    nb_case("reroute_otter", ATTACK, f"Zeros softmax plus a lenient copy of Otter's test files planted first on "
+            f"otter.__path__, the loaded ones dropped from sys.modules; {_NOTE}.",
+            with_cell("softmax", REROUTE_OTTER, wrong_softmax=True)),
     nb_case("overwrite_grader", ATTACK, f"Zeros softmax; last cell sets grader = None and writes fake results.json/"
             f".pkl into cwd and /autograder/results; {_NOTE}.",
             with_cell("accuracy", OVERWRITE_GRADER, wrong_softmax=True)),
