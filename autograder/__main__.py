@@ -6,7 +6,7 @@
                                [--roster ROSTER.csv] [--diff PREVIOUS_OUT] [--shard I/N|auto/N] [SUBMISSION ...]
     python -m autograder merge SHARD_OUT ... --out FINAL [--expect SUBMISSION ...] [--allow-missing]
     python -m autograder manual import SCORES.csv --out DIR [--assignment ID]
-    python -m autograder strength [--functions-only] [ID ...]
+    python -m autograder strength [--functions-only] [--jobs N] [ID ...]
     python -m autograder data
 """
 
@@ -222,7 +222,7 @@ def cmd_strength(args) -> int:
         a for a in assignments.all_assignments() if (a.source_dir / "mutants.py").exists()]
     _ensure_built(chosen)
     for a in chosen:
-        reports.append(strength.run(a, notebook_level=not args.functions_only,
+        reports.append(strength.run(a, notebook_level=not args.functions_only, jobs=args.jobs,
                                     progress=lambda line: print(line, file=sys.stderr, flush=True)))
     print(strength.table(reports))
     print(strength.public_table(reports))
@@ -334,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("strength", help="mutation suite: every bug loses points, every variant gets full marks")
     p.add_argument("ids", nargs="*", help="assignment ids (default: every assignment with a mutants.py)")
     p.add_argument("--functions-only", action="store_true", help="skip the whole-notebook bugs")
+    p.add_argument("--jobs", "-j", type=int, help="worker processes for the function-level cases "
+                   "(default: the cores, at most 4; 1: all in this process)")
     p.set_defaults(func=cmd_strength)
 
     p = sub.add_parser("data", help="locate or prepare the real Fashion-MNIST")

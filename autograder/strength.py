@@ -31,15 +31,20 @@ of its question fails that passes for the solution): that is what a student sees
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import importlib.util
+import multiprocessing
+import os
 import re
 import tempfile
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import torch
 
 from . import notebooks
 from .assignments import Assignment
@@ -179,41 +184,38 @@ def _cases(catalogue) -> list[tuple[str, str, str | None, dict]]:
     return out
 
 
-def run(a: Assignment, *, notebook_level: bool = True, progress=None) -> StrengthReport:
+def run(a: Assignment, *, notebook_level: bool = True, progress=None, jobs: int | None = None) -> StrengthReport:
     """Run one assignment's catalogue on both graders; ``notebook_level=False`` skips the whole-notebook
-    bugs; ``progress(line)`` hears about every case as it finishes."""
+    bugs; ``progress(line)`` hears about every case as it finishes, in catalogue order.
+
+    With ``jobs`` > 1 (default: the cores, at most 4) the function-level cases are graded in that many
+    worker processes of one torch thread each, every one with its own unpacked zip and baselines,
+    while this process grades the whole-notebook bugs."""
     start = time.monotonic()
-    catalogue = load_catalogue(a)
-    solution = notebooks.read(a.solution_notebook)
+    jobs = max(1, jobs if jobs is not None else min(4, len(os.sched_getaffinity(0))))
     report = StrengthReport(a.id)
     audit = Audit()
-    causes = getattr(catalogue, "CAUSES", {})
-    with tempfile.TemporaryDirectory(prefix=f"strength-{a.id}-") as tmp:
-        graders = paths(a, Path(tmp) / "zip")
-        baselines = {g.name: g.grade(solution) for g in graders}
-        for kind, name, question, replacements in _cases(catalogue):
-            nb = mutate(solution, replacements)
-            result = CaseResult(name, kind, {}, {}, question or "")
-            right = kind == "variant" or (kind == "seed code" and question is None)
-            for g in graders:
-                with warnings.catch_warnings():  # the catalogue's NumPy ports warn about overflow and wrapping
-                    warnings.simplefilter("ignore")
-                    scores = g.grade(nb, audit if right else None)
-                base = baselines[g.name]
-                if right:
-                    ok, detail = judge_variant(scores, base)
-                else:
-                    exact = _no_library_tests(base[question]) if kind == "evasion" and question in base else None
-                    ok, detail = judge_bug(question, list(replacements), scores, base, exact,
-                                           causes.get(name) if kind == "bug" else ())
-                    if kind == "bug" and g.name == "sealed":
-                        result.public = caught_in_public(question, scores, base)
-                result.ok[g.name], result.detail[g.name] = ok, detail
+    with tempfile.TemporaryDirectory(prefix=f"strength-{a.id}-") as tmp, contextlib.ExitStack() as stack:
+        if jobs == 1:
+            state = _prepare(a, Path(tmp) / "zip")
+            baseline = state["baselines"]["sealed"]
+            results = (_judge_case(case, state, audit) for case in state["cases"])
+        else:
+            pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_start_worker, initargs=(a, Path(tmp)))
+            stack.callback(pool.shutdown, cancel_futures=True)
+            baseline_task = pool.submit(_sealed_baseline)
+            tasks = [pool.submit(_grade_in_worker, i) for i in range(len(_cases(load_catalogue(a))))]
+            baseline = baseline_task.result()
+            results = (_collect(task, audit) for task in tasks)
+        # The whole-notebook bugs first: with workers, they run here while the workers grade.
+        notebook_cases = _notebook_bugs(a, baseline, Path(tmp)) if notebook_level else []
+        for result in results:
             report.cases.append(result)
             if progress:
-                progress(f"{a.id} {kind} '{name}': " + ", ".join(f"{g} {'ok' if v else 'FAILED'}" for g, v in result.ok.items()))
-        if notebook_level:
-            report.cases += _notebook_bugs(a, catalogue, solution, baselines["sealed"], Path(tmp), causes)
+                progress(f"{a.id} {result.kind} '{result.name}': "
+                         + ", ".join(f"{g} {'ok' if v else 'FAILED'}" for g, v in result.ok.items()))
+        report.cases += notebook_cases
     report.max_error_ratio = max(audit.ratios, default=0.0)
     if audit.margins:
         report.margin_worst, report.max_margin_used = max(audit.margins, key=lambda m: m[1])
@@ -221,12 +223,71 @@ def run(a: Assignment, *, notebook_level: bool = True, progress=None) -> Strengt
     return report
 
 
-def _notebook_bugs(a: Assignment, catalogue, solution, baseline: Scores, tmp: Path,
-                   causes: dict) -> list[CaseResult]:
+def _prepare(a: Assignment, folder: Path) -> dict:
+    """What grading the function-level cases needs: the cases, the solution, both graders on the zip
+    unpacked into ``folder``, their baselines (the solution's scores) and the catalogue's causes."""
+    catalogue = load_catalogue(a)
+    solution = notebooks.read(a.solution_notebook)
+    graders = paths(a, folder)
+    return {"cases": _cases(catalogue), "solution": solution, "graders": graders,
+            "baselines": {g.name: g.grade(solution) for g in graders}, "causes": getattr(catalogue, "CAUSES", {})}
+
+
+def _judge_case(case: tuple, state: dict, audit: Audit) -> CaseResult:
+    """Grade one function-level case on both graders and judge it against their baselines."""
+    kind, name, question, replacements = case
+    nb = mutate(state["solution"], replacements)
+    result = CaseResult(name, kind, {}, {}, question or "")
+    right = kind == "variant" or (kind == "seed code" and question is None)
+    for g in state["graders"]:
+        with warnings.catch_warnings():  # the catalogue's NumPy ports warn about overflow and wrapping
+            warnings.simplefilter("ignore")
+            scores = g.grade(nb, audit if right else None)
+        base = state["baselines"][g.name]
+        if right:
+            ok, detail = judge_variant(scores, base)
+        else:
+            exact = _no_library_tests(base[question]) if kind == "evasion" and question in base else None
+            ok, detail = judge_bug(question, list(replacements), scores, base, exact,
+                                   state["causes"].get(name) if kind == "bug" else ())
+            if kind == "bug" and g.name == "sealed":
+                result.public = caught_in_public(question, scores, base)
+        result.ok[g.name], result.detail[g.name] = ok, detail
+    return result
+
+
+_WORKER: dict = {}  # a worker process's ``_prepare`` state
+
+
+def _start_worker(a: Assignment, folder: Path) -> None:
+    torch.set_num_threads(1)
+    _WORKER.update(_prepare(a, Path(tempfile.mkdtemp(dir=folder))))
+
+
+def _grade_in_worker(index: int) -> tuple[CaseResult, list, list]:
+    audit = Audit()
+    return _judge_case(_WORKER["cases"][index], _WORKER, audit), audit.ratios, audit.margins
+
+
+def _sealed_baseline() -> Scores:
+    return _WORKER["baselines"]["sealed"]
+
+
+def _collect(task, audit: Audit) -> CaseResult:
+    result, ratios, margins = task.result()
+    audit.ratios += ratios
+    audit.margins += margins
+    return result
+
+
+def _notebook_bugs(a: Assignment, baseline: Scores, tmp: Path) -> list[CaseResult]:
     """Whole-notebook bugs: graded by the real grader (sandboxed kernel, sealed) and by ``otter run``."""
     from .grading import batch
     from .strength_paths import scores_of
 
+    catalogue = load_catalogue(a)
+    solution = notebooks.read(a.solution_notebook)
+    causes = getattr(catalogue, "CAUSES", {})
     out = []
     full = {q: Question(r.possible, r.possible, "", frozenset(), r.points, r.tests) for q, r in baseline.items()}
     for name, (question, edits) in getattr(catalogue, "NOTEBOOK_BUGS", {}).items():

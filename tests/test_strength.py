@@ -91,6 +91,20 @@ def test_mutation_suite_catches_every_bug_and_accepts_every_variant(built, capsy
     assert all(c > 0 for c, _ in counts.values()), strength.public_table([report])
 
 
+@pytest.mark.slow
+def test_worker_processes_judge_every_case_as_one_process_does(a1):
+    """The parallel path (cases spread over worker processes, one torch thread each) reports the same
+    cases, in catalogue order, with the same verdicts and details as grading them all in this process."""
+    def summary(report):
+        return [(c.kind, c.name, c.question, c.ok, c.detail, c.public) for c in report.cases]
+
+    alone = strength.run(a1, notebook_level=False, jobs=1)
+    spread = strength.run(a1, notebook_level=False, jobs=3)
+    assert [c.name for c in alone.cases] == [case[1] for case in strength._cases(strength.load_catalogue(a1))]
+    assert summary(spread) == summary(alone)
+    assert spread.max_error_ratio == pytest.approx(alone.max_error_ratio, rel=0.5, abs=1e-6)
+
+
 def test_student_folder_leaks_nothing(built):
     leaks = find_leaks(built, student_texts(built.student_dir))
     assert not leaks, "\n".join(leaks)
