@@ -8,7 +8,8 @@ For each assignment the build
    ``expected.pt``, which only the autograder zip carries;
 4. runs Otter Assign again, so the zip includes those expected values, and makes the zip's
    ``run_autograder`` call the sealed grader it now carries (``seal_zip``);
-5. grades the solution notebook with that zip and fails, naming the question, below full marks;
+5. grades the solution notebook with that zip, by ``otter run`` and by the sealed grader side by
+   side, and fails, naming the question, below full marks on either;
 6. publishes the student folder, the zip and the solution notebook.
 
 Builds of one assignment take turns (``build_lock``), and publishing leaves no half-written folder
@@ -24,11 +25,14 @@ import hashlib
 import importlib.util
 import io
 import json
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,13 +150,35 @@ def record_expected(a: Assignment, solution_nb: Path, stage: Path) -> int:
         sys.path.remove(str(stage))
 
 
-def grade_solution(a: Assignment, solution_nb: Path, zip_path: Path):
-    """Grade the solution notebook with its own autograder (what Otter Assign's run_tests does)."""
-    from otter.run import main as otter_run
+#: ``otter run`` of one notebook, results pickled: run in a process of its own, since it changes the working folder.
+OTTER_RUN = """import sys, dill, contextlib, io
+from otter.run import main
+with contextlib.redirect_stdout(io.StringIO()):
+    results = main(sys.argv[1], autograder=sys.argv[2], output_dir=None, no_logo=True)
+with open(sys.argv[3], "wb") as f:
+    dill.dump(results, f)
+"""
 
-    log = io.StringIO()
-    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        results = otter_run(str(solution_nb), autograder=str(zip_path), output_dir=None, no_logo=True)
+
+def otter_run(notebook: Path, zip_path: Path, scratch: Path, env: dict[str, str] | None = None):
+    """Otter's ``GradingResults`` of ``otter run`` on ``notebook`` with ``zip_path``, in a new process (so that
+    it can run beside other grading); ``env`` adds to this process's environment. Raises ``BuildError``
+    when the process fails."""
+    import dill
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    pickled = scratch / f"{notebook.stem}.otter.pkl"
+    proc = subprocess.run([sys.executable, "-c", OTTER_RUN, str(notebook), str(zip_path), str(pickled)],
+                          capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if proc.returncode != 0 or not pickled.exists():
+        raise BuildError(f"otter run of {notebook.name} failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}")
+    with open(pickled, "rb") as f:
+        return dill.load(f)
+
+
+def grade_solution(a: Assignment, solution_nb: Path, zip_path: Path, scratch: Path):
+    """Grade the solution notebook with its own autograder (what Otter Assign's run_tests does)."""
+    results = otter_run(solution_nb, zip_path, scratch)
     if results.has_catastrophic_failure():
         raise BuildError(f"{a.id}: grading the solution failed: {results.catastrophic_error}")
     failing = [q for q, r in results.to_dict().items() if r["score"] < r["possible"]]
@@ -168,14 +194,14 @@ def grade_solution(a: Assignment, solution_nb: Path, zip_path: Path):
     return results
 
 
-def check_sealed(a: Assignment, scratch: Path) -> None:
+def check_sealed(a: Assignment, solution_nb: Path, zip_path: Path, scratch: Path) -> None:
     """Grade the built solution the way ``grade`` grades students (sandboxed kernel, data log, replay)
     and fail, naming the tests, unless every test passes there too: a test that cannot be replayed
     from the log would fail every student."""
     from .grading import batch
 
     options = batch.Options(timeout=1800, cell_timeout=900)
-    outcome = batch.grade_one(a, a.solution_notebook, a.solution_notebook.name, scratch, options=options)
+    outcome = batch.grade_one(a, solution_nb, a.solution_notebook.name, scratch, options=options, zip_path=zip_path)
     if outcome.results.has_catastrophic_failure():
         raise BuildError(f"{a.id}: sealed grading of the solution failed: {outcome.status}")
     failing = [f"{q} ({res.test_case.name}): {res.message.strip().splitlines()[-1]}"
@@ -306,11 +332,9 @@ def _build(a: Assignment, run_tests: bool) -> BuildResult:
         seal_zip(built_zip, a.student_notebook.name, a.datasets)
         solution = otter_out / "autograder" / a.master.name
         expected = torch.load(tmp / "stage" / EXPECTED_FILE, weights_only=True)
-        results = grade_solution(a, solution, built_zip) if run_tests else None
+        results = _grade_both_ways(a, solution, built_zip, tmp) if run_tests else None
         _publish_student(otter_out, a.student_dir)
         _publish_dist(a, {a.autograder_zip.name: built_zip, a.solution_notebook.name: solution})
-        if run_tests:
-            check_sealed(a, tmp / "sealed")
         points = {q: d["possible"] for q, d in results.to_dict().items()} if results else {}
         filtered = manual.questions_from_master(a.master)  # graded by hand: the zip does not know them
         # written last: a build that failed above is never taken for a current one
@@ -323,6 +347,20 @@ def _build(a: Assignment, run_tests: bool) -> BuildResult:
         score=results.total if results else float("nan"),
         possible=results.possible if results else float("nan"),
     )
+
+
+def _grade_both_ways(a: Assignment, solution: Path, built_zip: Path, tmp: Path):
+    """Otter's results of the built solution, which must get full marks both from ``otter run`` and
+    from the sealed grader; the two run side by side, before anything is published. Otter's
+    failures are reported first: they name the question."""
+    with ThreadPoolExecutor(1) as pool:
+        otter = pool.submit(grade_solution, a, solution, built_zip, tmp / "otter")
+        try:
+            check_sealed(a, solution, built_zip, tmp / "sealed")
+        except BuildError:
+            otter.result()
+            raise
+        return otter.result()
 
 
 def stale_files(a: Assignment) -> list[str]:

@@ -308,34 +308,16 @@ def _notebook_bugs(a: Assignment, baseline: Scores, tmp: Path) -> list[CaseResul
     return out
 
 
-#: ``otter run`` of one notebook, in its own process (it changes the working folder), results pickled.
-OTTER_RUN = """import sys, dill, contextlib, io
-from otter.run import main
-with contextlib.redirect_stdout(io.StringIO()):
-    results = main(sys.argv[1], autograder=sys.argv[2], output_dir=None, no_logo=True)
-with open(sys.argv[3], "wb") as f:
-    dill.dump(results, f)
-"""
-
-
 def _otter_run(a: Assignment, path: Path, question: str, full: Scores, cause) -> tuple[bool, str]:
     """Grade ``path`` with ``otter run`` (in a process of its own, so that it can run beside the
     sealed grader) and judge the bug."""
-    import os
-    import subprocess
-    import sys
-
-    import dill
-
+    from .build import BuildError, otter_run
     from .strength_paths import scores_of
 
-    pickled = path.with_suffix(".otter.pkl")
-    proc = subprocess.run([sys.executable, "-c", OTTER_RUN, str(path), str(a.autograder_zip), str(pickled)],
-                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    if proc.returncode != 0:
-        return False, f"otter run failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}"
-    with open(pickled, "rb") as f:
-        results = dill.load(f)
+    try:
+        results = otter_run(path, a.autograder_zip, path.parent, env={"OMP_NUM_THREADS": "1"})
+    except BuildError as exc:
+        return False, str(exc)
     if results.has_catastrophic_failure():
         return False, f"otter run failed: {results.catastrophic_error}"
     return judge_bug(question, [], scores_of(results.results.values()), full, None, cause)

@@ -77,6 +77,7 @@ def test_build_fails_naming_the_question_when_the_solution_is_wrong(tmp_path):
     assert "q3" in str(info.value) and "01-softmax-cross-entropy" in str(info.value)
     assert "q1" not in str(info.value).split("question(s)")[1].split(":")[0]
     assert not a.student_dir.exists(), "a failed build must not publish a student notebook"
+    assert not a.autograder_zip.exists(), "a failed build must not publish an autograder zip"
 
 
 def test_build_check_detects_a_stale_student_notebook(tmp_path):

@@ -61,19 +61,22 @@ def _failure(label: str, path: Path, exc: Exception, seconds: float) -> Outcome:
 def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: float | None = None,
               threads: int = 1, extra_env: dict[str, str] | None = None, runner=None, *,
               options: Options | None = None, slot: int | None = None, keep_executed: Path | None = None,
-              children: stopping.Children | None = None, worker: Worker | None = None) -> Outcome:
+              children: stopping.Children | None = None, worker: Worker | None = None,
+              zip_path: Path | None = None) -> Outcome:
     """Grade one submission in a fresh process under ``scratch``, killed after the overall timeout.
 
     ``slot``: the sandbox uid's slot (None: one no other grader run holds, for this submission);
     ``keep_executed``: a folder to keep the executed notebook in (what its cells printed);
     ``children``: where the batch keeps track of its running processes (for SIGTERM);
-    ``worker``: a long-lived process to run ``run_one`` in (else a new process is started)."""
+    ``worker``: a long-lived process to run ``run_one`` in (else a new process is started);
+    ``zip_path``: the autograder zip to grade with (default: the built one, ``a.autograder_zip``)."""
     if slot is None:
         with sandbox.claimed_slots(1) as (slot,):
             return grade_one(a, path, label, scratch, timeout, threads, extra_env, runner, options=options, slot=slot,
-                             keep_executed=keep_executed, children=children, worker=worker)
+                             keep_executed=keep_executed, children=children, worker=worker, zip_path=zip_path)
     options = options or Options(timeout=timeout or DEFAULT_TIMEOUT)
     timeout = options.timeout if timeout is None else timeout
+    zip_path = zip_path or a.autograder_zip
     start = time.monotonic()
     try:
         submissions.validate(path)
@@ -85,14 +88,14 @@ def grade_one(a: Assignment, path: Path, label: str, scratch: Path, timeout: flo
     env = {**grader_env(a, threads), **(extra_env or {})}
     args = options.run_one_args(a, time.time() + timeout) + ["--slot", str(slot)]  # the sandbox uid, also in containers
     if runner is not None:  # e.g. container.DockerRunner: the same run_one, launched in a container
-        cmd = runner(a.autograder_zip, path.resolve(), scratch, env, timeout, args)
+        cmd = runner(zip_path, path.resolve(), scratch, env, timeout, args)
     else:
         args += (["--gpu"] if options.gpu else []) + ([] if options.sandbox else ["--no-sandbox"])
         for name, value in kernel_env.items():
             args += ["--env", name, value]
         for folder in data_folders.values():
             args += ["--readable", folder]
-        cmd = [sys.executable, "-m", "autograder.grading.run_one", str(a.autograder_zip), str(path.resolve()),
+        cmd = [sys.executable, "-m", "autograder.grading.run_one", str(zip_path), str(path.resolve()),
                str(scratch), *args]
     children = children or stopping.Children()
     if worker is not None and runner is None:
