@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import importlib.util
+import json
 import os
 import re
 import signal
@@ -520,3 +521,51 @@ def test_sigterm_stops_every_sandbox_and_keeps_finished_results(a1, tmp_path):
     assert "running the same command again grades only the rest" in output
     kept = list((out / ".results").glob("*.pkl"))
     assert len(kept) == 1, "the finished solution's result must be kept (and nothing unfinished)"
+
+
+# --------------------------------------------------------------------------- the build's unpublished zip
+ZIP_HUNT = '''import json, os, shutil
+_target = {zip!r}
+_seen = {{"exists": os.path.exists(_target), "folder": None, "read": None, "written": None}}
+try:
+    _seen["folder"] = sorted(os.listdir(os.path.dirname(_target)))
+except OSError as exc:
+    _seen["folder"] = type(exc).__name__
+try:
+    with open(_target, "rb") as f:
+        _seen["read"] = len(f.read())
+except OSError as exc:
+    _seen["read"] = type(exc).__name__
+try:
+    with open(_target, "wb") as f:
+        f.write(b"PK lenient")
+    _seen["written"] = True
+except OSError as exc:
+    _seen["written"] = type(exc).__name__
+print("OBSERVED: " + json.dumps(_seen))
+'''
+
+
+def test_a_notebook_that_knows_where_the_build_keeps_its_zip_cannot_read_or_replace_it(a1, tmp_path):
+    """The build grades its solution with a zip in its own scratch folder (``grade_one(zip_path=...)``),
+    before publishing. A notebook given that exact path can neither list, read nor overwrite it; the
+    hidden tests in that zip still grade it, and a missing zip there is a crash, not a silent fallback
+    to the published one."""
+    hidden = tmp_path / "build-scratch"
+    hidden.mkdir()
+    zip_path = hidden / a1.autograder_zip.name
+    zip_path.write_bytes(a1.autograder_zip.read_bytes())
+    before = hashlib.sha256(zip_path.read_bytes()).hexdigest()
+    path = cases.write(cases.insert_cell(cases.solution_notebook(), "softmax", ZIP_HUNT.format(zip=str(zip_path))),
+                       tmp_path, "zip_hunt")
+    out = tmp_path / "out"
+    o = batch.grade_one(a1, path, path.name, tmp_path / "scratch", options=OPTIONS, zip_path=zip_path,
+                        keep_executed=out / "executed")
+    (seen,) = [json.loads(line) for line in printed(out, path.name)]
+    assert seen["exists"] is False and seen["read"] in ("FileNotFoundError", "PermissionError"), seen
+    assert seen["written"] is not True and not isinstance(seen["folder"], list), seen
+    assert hashlib.sha256(zip_path.read_bytes()).hexdigest() == before, "the notebook changed the zip"
+    assert not o.results.has_catastrophic_failure() and o.results.total == FULL, (o.results.total, o.status)
+    missing = batch.grade_one(a1, path, path.name, tmp_path / "scratch2", options=OPTIONS,
+                              zip_path=hidden / "missing.zip")
+    assert missing.results.has_catastrophic_failure(), missing.status
