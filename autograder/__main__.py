@@ -2,7 +2,8 @@
 
     python -m autograder build [--check] [ID ...]
     python -m autograder grade [--assignment ID] [--out DIR] [--workers N] [--timeout S] [--cell-timeout S]
-                               [--memory-gb G] [--no-sandbox] [--no-resume] [--docker [--gpus]]
+                               [--memory-gb G] [--disk-gb G] [--max-files N] [--no-sandbox] [--no-resume]
+                               [--docker [--gpus]]
                                [--roster ROSTER.csv] [--diff PREVIOUS_OUT] [--shard I/N|auto/N] [SUBMISSION ...]
     python -m autograder merge SHARD_OUT ... --out FINAL [--expect SUBMISSION ...] [--allow-missing]
     python -m autograder manual import SCORES.csv --out DIR [--assignment ID]
@@ -177,7 +178,8 @@ def _grade_each(args, in_turn: Iterable[assignments.Assignment], several: bool, 
             expected = {d.path.name: d.expected_total for d in made}
         start = time.monotonic()
         options = batch.Options(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_gb=args.memory_gb,
-                                disk_gb=args.disk_gb, sandbox=not args.no_sandbox)
+                                disk_gb=args.disk_gb, max_files=args.max_files,
+                                sandbox=not args.no_sandbox)
         kwargs = dict(workers=args.workers, runner=runner, options=options, resume=not args.no_resume, pool=pool)
         if shard:  # only this shard's part, into out/shard-I-of-N
             outcomes, out = shards.grade(a, paths, out, shard, **kwargs)
@@ -280,6 +282,17 @@ class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def _at_least_one(text: str) -> int:
+    """An argparse type: a whole number of 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -305,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="memory limit of each sandboxed kernel")
     p.add_argument("--disk-gb", type=float, default=sandbox.DEFAULT_DISK_GB,
                    help="limit of what one notebook may write into its work folder, in total")
+    p.add_argument("--max-files", type=_at_least_one, default=sandbox.DEFAULT_MAX_FILES,
+                   help="files and folders one notebook may make in its work folder")
     p.add_argument("--no-sandbox", action="store_true", help="run kernels without bubblewrap (status says so)")
     p.add_argument("--no-resume", action="store_true", help="regrade submissions already graded into --out")
     p.add_argument("--roster", metavar="ROSTER.csv", help="CSV mapping files to students (file,student_id and "

@@ -194,6 +194,17 @@ def test_grade_help_shows_the_defaults(capsys):
         cli.main(["grade", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     for shown in ("(default: 600.0)", "(default: 300.0)", "(default: 4.0)", "(default: the core count)",
-                  "(default: graded/<id>"):
+                  "(default: graded/<id>", "--max-files MAX_FILES files and folders one notebook may make in its "
+                  "work folder (default: 100000)"):
         assert shown in text, shown
     assert "(default: None)" not in text and "(default: False)" not in text
+
+
+@pytest.mark.parametrize("given, said", [("0", "expected 1 or more, got 0"), ("many", "expected a whole number, got 'many'")])
+def test_grade_refuses_a_file_limit_below_one(capsys, given, said):
+    import autograder.__main__ as cli
+
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["grade", "--max-files", given])
+    assert stopped.value.code == 2
+    assert f"argument --max-files: {said}" in capsys.readouterr().err

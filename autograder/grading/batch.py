@@ -41,6 +41,7 @@ class Options:
     cell_timeout: float = DEFAULT_CELL_TIMEOUT  # each notebook cell
     memory_gb: float = sandbox.DEFAULT_MEMORY_GB
     disk_gb: float = sandbox.DEFAULT_DISK_GB  # the work folder in total
+    max_files: int = sandbox.DEFAULT_MAX_FILES  # files and folders in the work folder
     sandbox: bool = True  # False: run kernels without bubblewrap (still under rlimits)
     gpu: bool = field(default_factory=lambda: Path("/dev/nvidiactl").exists())  # bind the NVIDIA devices
 
@@ -48,7 +49,7 @@ class Options:
         """``run_one``'s options; it plans its cells and recording to finish by ``deadline_unix``."""
         return ["--notebook-name", a.student_notebook.name, "--cell-timeout", f"{self.cell_timeout:g}",
                 "--record-timeout", f"{max(self.cell_timeout, 60):g}", "--memory-gb", f"{self.memory_gb:g}",
-                "--disk-gb", f"{self.disk_gb:g}", "--deadline-unix", f"{deadline_unix:.3f}",
+                "--disk-gb", f"{self.disk_gb:g}", "--max-files", str(self.max_files), "--deadline-unix", f"{deadline_unix:.3f}",
                 "--timeout", f"{self.timeout:g}"]
 
 

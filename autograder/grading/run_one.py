@@ -196,7 +196,8 @@ def run(args: argparse.Namespace) -> None:
     functions = verdict.seal.notebook_functions(
         [source for source, _ in execute.code_cells(nbformat.read(str(notebook), as_version=4), None, None)])
 
-    limits = sandbox.Limits(memory_bytes=int(args.memory_gb * (1 << 30)), disk_bytes=int(args.disk_gb * (1 << 30)))
+    limits = sandbox.Limits(memory_bytes=int(args.memory_gb * (1 << 30)), disk_bytes=int(args.disk_gb * (1 << 30)),
+                            disk_entries=args.max_files)
     box = sandbox.Sandbox(scratch.work, readable=[Path(p) for p in args.readable] + [scratch.record, *LIBRARY],
                           limits=limits, slot=args.slot, gpu=args.gpu,
                           use_bwrap=not (args.no_sandbox or args.in_container), user_only=args.user_fallback)
@@ -285,6 +286,7 @@ def parser() -> argparse.ArgumentParser:
                    help="when the whole submission must be graded (seconds since the epoch; 0: no limit)")
     p.add_argument("--memory-gb", type=float, default=sandbox.DEFAULT_MEMORY_GB)
     p.add_argument("--disk-gb", type=float, default=sandbox.DEFAULT_DISK_GB)
+    p.add_argument("--max-files", type=int, default=sandbox.DEFAULT_MAX_FILES)
     p.add_argument("--slot", type=int, default=0)
     p.add_argument("--gpu", action="store_true")
     p.add_argument("--no-sandbox", action="store_true", help="run the kernel without bubblewrap")

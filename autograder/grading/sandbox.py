@@ -34,6 +34,7 @@ SLOT_LOCKS = Path("/run/dl-autograded-slots")
 MAX_SLOTS = 1 << 18
 DEFAULT_MEMORY_GB = 4.0
 DEFAULT_DISK_GB = 2.0
+DEFAULT_MAX_FILES = 100_000
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Limits:
     memory_bytes: int = int(DEFAULT_MEMORY_GB * (1 << 30))  # per process (RLIMIT_DATA)
     processes: int = 256  # processes and threads of the sandbox's uid (RLIMIT_NPROC)
     disk_bytes: int = int(DEFAULT_DISK_GB * (1 << 30))  # the work folder in total (watchdog)
-    disk_entries: int = 100_000  # files and folders in the work folder (watchdog)
+    disk_entries: int = DEFAULT_MAX_FILES  # files and folders in the work folder (watchdog)
     tmp_bytes: int = 1 << 30  # size of its private /tmp (a tmpfs)
     output_bytes: int = 4 << 20  # cell output kept per notebook; the rest is dropped
     tree_processes: int = 32  # processes (not threads) in the sandbox before it is stopped
