@@ -236,6 +236,8 @@ class GradingClient(NotebookClient):
         its work folder too many bytes or files, or when the kernel stopped answering while idle."""
         limits = self.km.sandbox.limits
         kernel = self.km.kernel_processes()  # looked up once: its CPU time is read at each answer
+        # bwrap gives the kernel a tmpfs /tmp of its own; elsewhere /tmp is not the sandbox's
+        tmp = f"/proc/{kernel[0].pid}/root/tmp" if kernel and self.km.sandbox.available else None
 
         def kernel_cpu() -> float:
             return watchdog.cpu_seconds(kernel)
@@ -263,7 +265,7 @@ class GradingClient(NotebookClient):
                           f"{limits.memory_bytes / 2**30:g} GB of memory in total")
             else:
                 # without the kernel's process, busy cannot be told from broken: only the cell limit applies
-                reason = self.disk.check() or (silence.check(now, kernel_cpu) if kernel else "")
+                reason = self.disk.check(tmp=tmp) or (silence.check(now, kernel_cpu) if kernel else "")
             if reason:
                 self.km.tripped = reason
                 for p in tree:

@@ -1,10 +1,11 @@
 """Limits that rlimits cannot express, checked from outside the sandbox while a cell runs.
 
 Every ``INTERVAL`` seconds the watchdog looks at the sandbox's process tree (how many processes,
-how much memory in total) and, less often, at its work folder (how many bytes on disk, how many
-files and folders). Over a limit, the caller stops the whole sandbox. The folder scan never follows
-links and is iterative, so a tree ten thousand folders deep or a million empty files cannot stall
-or crash it; it gives up counting past the file limit, which is itself the verdict.
+how much memory in total) and its private /tmp (how many files), and less often at its work folder
+(how many bytes on disk, how many files and folders). Over a limit, the caller stops the whole
+sandbox. The folder scan never follows links and is iterative, so a tree ten thousand folders deep
+or a million empty files cannot stall or crash it; it gives up counting past the file limit, which
+is itself the verdict.
 """
 
 from __future__ import annotations
@@ -59,6 +60,15 @@ def folder_usage(root: Path, max_entries: int) -> Usage:
     return usage
 
 
+def tmp_entries(folder: str) -> int:
+    """Files and folders on the file system holding ``folder``, from one statvfs (0 if unreadable)."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return 0
+    return st.f_files - st.f_ffree
+
+
 class DiskWatch:
     """Tells when a work folder goes over its byte or entry limit."""
 
@@ -74,9 +84,13 @@ class DiskWatch:
         except OSError:
             return 0
 
-    def check(self, now: float | None = None) -> str:
-        """"" while within the limits, else a sentence saying which limit was passed."""
+    def check(self, now: float | None = None, tmp: str | None = None) -> str:
+        """"" while within the limits, else a sentence saying which limit was passed. ``tmp``: the
+        sandbox's private /tmp as the grader reaches it (``/proc/PID/root/tmp``); a tmpfs caps its
+        bytes but not its files, each of which costs kernel memory outside every rlimit."""
         now = time.monotonic() if now is None else now
+        if tmp is not None and tmp_entries(tmp) > self.max_entries:
+            return f"made more than {self.max_entries:,} files and folders in /tmp"
         filling = self._free_at_scan - self._free() > self.max_bytes // 4  # the disk fills fast: look now
         if not filling and now - self._last_scan < DISK_INTERVAL:
             return ""

@@ -333,12 +333,16 @@ for _ in range(10_000):
 os.chdir(base)
 print("OBSERVED: made a tree 10000 folders deep")"""
 
-MANY_FILES = """import os
-os.makedirs("many", exist_ok=True)
+
+def many_files(folder: str) -> str:
+    """A cell that makes up to a million empty files in ``folder``."""
+    return f"""import os
+os.makedirs("{folder}", exist_ok=True)
 for n in range(1_000_000):
-    open(f"many/{n}", "w").close()
+    open(f"{folder}/{{n}}", "w").close()
     if n % 20_000 == 0:
-        print("OBSERVED: files made:", n, flush=True)"""
+        print("OBSERVED: files made in {folder}:", n, flush=True)"""
+
 
 SPECIAL_FILES = """import os, socket, stat, sys
 os.mkfifo("a fifo")
@@ -656,7 +660,9 @@ CASES: list[Case] = [
     nb_case("log_huge", ATTACK, "After the recording writes its log, the kernel replaces it with a 600 MB sparse file.",
             with_cell("accuracy", LOG_HUGE)),
     nb_case("deep_tree", ABUSE, "Makes a tree 10,000 folders deep in the work folder.", with_cell("accuracy", DEEP_TREE)),
-    nb_case("many_files", ABUSE, "Makes up to a million empty files.", with_cell("accuracy", MANY_FILES)),
+    nb_case("many_files", ABUSE, "Makes up to a million empty files.", with_cell("accuracy", many_files("many"))),
+    nb_case("many_tmp_files", ABUSE, "Makes up to a million empty files in /tmp, a tmpfs that caps bytes, not "
+            "files.", with_cell("accuracy", many_files("/tmp/many"))),
     nb_case("special_files", ATTACK, "A FIFO, a Unix socket, names with newlines and dashes, and tries mknod and a "
             "hard link to the venv's python.", with_cell("accuracy", SPECIAL_FILES)),
     nb_case("unreadable_dirs", ABUSE, "Folders with mode 000 for the cleanup to remove.",
