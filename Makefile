@@ -15,9 +15,11 @@ XDIST  := $(if $(filter-out 0 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadgroup)
 
 .PHONY: setup grade test test-fast build check clean
 
-setup: $(STAMP)
-	scripts/install-dataset.sh
-	scripts/install-bubblewrap.sh
+# the data set and bubblewrap come from apt while pip fills the venv; either failing fails setup
+setup:
+	@(scripts/install-dataset.sh; data=$$?; scripts/install-bubblewrap.sh; exit $$data) & apt=$$!; \
+	$(MAKE) --no-print-directory $(STAMP); pip=$$?; \
+	wait $$apt && [ $$pip = 0 ]
 
 $(STAMP): requirements.txt requirements-test.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
