@@ -61,6 +61,7 @@ _setup_for_grading()
 del _setup_for_grading
 """
 SETUP_TIMEOUT = 300.0  # seconds for the grader's own first cell (imports torch)
+INTERRUPT_GRACE = 10.0  # seconds from the interrupt, all waits together, for the kernel to answer again
 class KernelStuck(Exception):
     """The kernel did not answer after its cell was interrupted."""
 
@@ -206,9 +207,11 @@ class GradingClient(NotebookClient):
         self.output_cap, self.output_bytes, self.dropped = output_cap, 0, 0
         self.disk = disk
         self.timed_out: int | None = None  # index of the cell that timed out last
+        self.interrupted_at = 0.0  # time.monotonic() of the last interrupt
 
     async def _async_handle_timeout(self, timeout, cell=None):
         self.timed_out = self._current_index
+        self.interrupted_at = time.monotonic()
         await self.km.interrupt_kernel()
         return {"content": {"status": "error", "ename": "CellTimeoutError",
                             "evalue": f"the cell ran past its {timeout} s limit and was interrupted",
@@ -333,7 +336,9 @@ async def _run_cells(run: _Run, client: GradingClient, nb) -> None:
             elif not any(p.index == i for p in result.problems):
                 result.problems.append(CellProblem(i, question, f"timed out after {budget.cell_timeout:g} s"))
             run.skip.add(i)
-            if not await _responsive(client, 10):
+            # nbclient already waited up to iopub_timeout for the cell's end: the grace counts that wait
+            grace = INTERRUPT_GRACE - (time.monotonic() - client.interrupted_at)
+            if not await _responsive(client, max(1.0, grace)):
                 raise KernelStuck()
             if run.cut is not None:
                 return
