@@ -120,7 +120,7 @@ def test_cli_grades_a_batch_with_a_loop_and_broken_files(a1, tmp_path):
     scratch.mkdir()
     proc = subprocess.run(
         [sys.executable, "-m", "autograder", "grade", "--assignment", a1.id, "--out", str(tmp_path / "out"),
-         "--workers", "2", "--timeout", "60", str(tmp_path / "loops.ipynb"), str(tmp_path / "corrupt.ipynb"),
+         "--workers", "2", "--timeout", "40", str(tmp_path / "loops.ipynb"), str(tmp_path / "corrupt.ipynb"),
          str(tmp_path / "empty.ipynb"), str(tmp_path / "old.ipynb"), str(a1.solution_notebook)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "TMPDIR": str(scratch)},
     )
@@ -128,7 +128,7 @@ def test_cli_grades_a_batch_with_a_loop_and_broken_files(a1, tmp_path):
     with open(tmp_path / "out" / "final_grades.csv", newline="") as f:
         rows = {r["file"]: r for r in csv.DictReader(f)}
     # the overall limit cuts the looping cell and skips the rest, but the grader still records and judges
-    assert "was cut at the submission's overall limit of 60 s; the cells after it were not run" in \
+    assert "was cut at the submission's overall limit of 40 s; the cells after it were not run" in \
         rows["loops.ipynb"]["grading_status"]
     assert float(rows["loops.ipynb"]["total_points_earned"]) < float(rows["points-per-question"]["total_points_earned"])
     assert rows["corrupt.ipynb"]["grading_status"].startswith("invalid submission: corrupt.ipynb is not valid JSON")
