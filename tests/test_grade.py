@@ -13,6 +13,7 @@ import pytest
 
 from autograder import REPO_ROOT, demos, notebooks
 from autograder.grading import batch, feedback
+from autograder.grading.worker import Workers
 
 pytestmark = pytest.mark.slow
 
@@ -148,8 +149,9 @@ def test_a_late_submission_joins_the_class_folder(a1, tmp_path):
     """Two submissions, then one late one into the same --out: the class's CSV, not a one-row file."""
     points = a1.points
     paths = [d.path for d in demos.make(a1, tmp_path / "submissions", points)][:3]
-    batch.grade(a1, paths, tmp_path / "at-once", workers=2, quiet=True)
-    batch.grade(a1, paths[:2], tmp_path / "class", workers=2, quiet=True)
+    with Workers(REPO_ROOT) as pool:
+        batch.grade(a1, paths, tmp_path / "at-once", workers=2, quiet=True, pool=pool)
+        batch.grade(a1, paths[:2], tmp_path / "class", workers=2, quiet=True, pool=pool)
     late = subprocess.run([sys.executable, "-m", "autograder", "grade", "-a", a1.id, "--out", str(tmp_path / "class"),
                            "--workers", "1", str(paths[2])], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert late.returncode == 0, late.stdout + late.stderr
@@ -170,7 +172,6 @@ def test_one_worker_process_serves_every_assignment_of_a_run(a1, tmp_path):
     stops it. A batch given no pool still stops the workers it started."""
     from conftest import ensure_built
     from autograder import assignments
-    from autograder.grading.worker import Workers
 
     a4 = ensure_built(assignments.get("04-choosing-the-loss"))
     with Workers(REPO_ROOT) as pool:
