@@ -479,9 +479,11 @@ def test_a_kernel_the_notebook_broke_is_stopped_without_waiting_out_the_cell_lim
     notebook is re-run without that cell. A cell that sleeps and then holds the GIL for about 27 s
     (the channel is silent too, but the kernel works) is left alone."""
     broken = cases.write(cases.with_cell("softmax", cases.PATCH_BUILTINS, wrong_softmax=True)(), tmp_path, "broken")
-    busy = cases.write(cases.insert_cell(cases.solution_notebook(), "softmax",
-                                         "import time\ntime.sleep(8)\n_ = sum(range(2 * 10**9))  # holds the GIL"),
-                       tmp_path, "busy")
+    # the GIL is held for about 27 s on any machine: the sum's length is timed on this one first
+    hold = ("import time\nstart = time.perf_counter()\n_ = sum(range(10**7))\n"
+            "per_item = (time.perf_counter() - start) / 10**7\ntime.sleep(8)\n"
+            "_ = sum(range(int(27 / per_item)))  # one C call: the GIL is never released")
+    busy = cases.write(cases.insert_cell(cases.solution_notebook(), "softmax", hold), tmp_path, "busy")
     options = batch.Options(timeout=600, cell_timeout=300, memory_gb=1.5)
     outcomes = {o.label: o for o in batch.grade(a1, [broken, busy], tmp_path / "out", workers=2, options=options,
                                                 quiet=True)}
