@@ -184,6 +184,11 @@ def _cases(catalogue) -> list[tuple[str, str, str | None, dict]]:
     return out
 
 
+def default_jobs() -> int:
+    """Worker processes ``run`` uses unless told: the cores this process may use, at most 4."""
+    return min(4, len(os.sched_getaffinity(0)))
+
+
 def run(a: Assignment, *, notebook_level: bool = True, progress=None, jobs: int | None = None) -> StrengthReport:
     """Run one assignment's catalogue on both graders; ``notebook_level=False`` skips the whole-notebook
     bugs; ``progress(line)`` hears about every case as it finishes, in catalogue order.
@@ -192,7 +197,7 @@ def run(a: Assignment, *, notebook_level: bool = True, progress=None, jobs: int 
     worker processes of one torch thread each, every one with its own unpacked zip and baselines,
     while this process grades the whole-notebook bugs."""
     start = time.monotonic()
-    jobs = max(1, jobs if jobs is not None else min(4, len(os.sched_getaffinity(0))))
+    jobs = max(1, jobs if jobs is not None else default_jobs())
     report = StrengthReport(a.id)
     audit = Audit()
     with tempfile.TemporaryDirectory(prefix=f"strength-{a.id}-") as tmp, contextlib.ExitStack() as stack:

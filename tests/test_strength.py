@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from autograder import strength
@@ -81,7 +79,7 @@ def report_of(a) -> strength.StrengthReport:
     """The whole suite of ``a`` on the parallel path (at least two worker processes), run once per
     session: the mutation suite judges it, and the parallel-path test compares it with one process."""
     if a.id not in _REPORTS:
-        _REPORTS[a.id] = strength.run(a, jobs=max(2, min(4, len(os.sched_getaffinity(0)))))
+        _REPORTS[a.id] = strength.run(a, jobs=max(2, strength.default_jobs()))
     return _REPORTS[a.id]
 
 
