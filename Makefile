@@ -4,6 +4,7 @@
 # make build      rebuild student notebooks and autograder zips from solutions/
 # make check      fail if assignments/ is stale against solutions/
 # Switches: PYTHON=python3.11  PYTEST_ARGS="-k grade -x"  WORKERS=2  TEST_JOBS=2 (pytest-xdist workers; default 1: none)
+#           INSTALL_WITH=pip (setup installs with pip instead of uv)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -23,7 +24,7 @@ setup:
 
 $(STAMP): requirements.txt requirements-test.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-test.txt
+	$(PY) scripts/install-requirements.py requirements.txt requirements-test.txt
 	touch $@
 
 grade: setup

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 
 import yaml
@@ -46,3 +47,35 @@ def test_required_pins_present():
     assert req["otter-grader[grading]"] == "7.0.0"
     for name in ("numpy", "scikit-learn", "matplotlib", "tqdm", "pytest"):
         assert name in req, f"{name} must be pinned"
+
+
+def _installer():
+    spec = importlib.util.spec_from_file_location("install_requirements",
+                                                  REPO_ROOT / "scripts" / "install-requirements.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_uv_is_given_what_pip_is_configured_with():
+    installer = _installer()
+    listing = "\n".join([
+        ":env:.find-links='/opt/wheels'",
+        ":env:.default-timeout='180'",
+        "global.cert='/etc/ssl/certs/ca.crt'",
+        "global.constraint='/etc/xdg/pip/constraints.txt'",
+        "global.extra-index-url='file:///opt/a/simple file:///opt/b/simple'",
+        "global.find-links='/ignored/because/the/environment/wins'",
+        "user.index-url='https://mirror.example/simple'",
+    ])
+    args, env = installer.uv_options(installer.pip_settings(listing))
+    assert args[0] == "--compile-bytecode", "a read-only venv in the sandbox needs its bytecode"
+    pairs = list(zip(args[1::2], args[2::2]))
+    assert pairs[0] == ("--index-strategy", "unsafe-best-match"), "pip's choice: the best version"
+    assert ("--extra-index-url", "file:///opt/a/simple") in pairs
+    assert ("--extra-index-url", "file:///opt/b/simple") in pairs
+    assert ("--find-links", "/opt/wheels") in pairs
+    assert ("--find-links", "/ignored/because/the/environment/wins") not in pairs
+    assert ("--constraint", "/etc/xdg/pip/constraints.txt") in pairs
+    assert ("--index-url", "https://mirror.example/simple") in pairs
+    assert env == {"SSL_CERT_FILE": "/etc/ssl/certs/ca.crt", "UV_HTTP_TIMEOUT": "180"}
