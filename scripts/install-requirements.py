@@ -60,8 +60,8 @@ def with_uv(requirements: list[str]) -> bool:
     """Install with uv; False when uv is not available or its install failed."""
     got = subprocess.run(PIP + ["install", "--quiet", UV], capture_output=True, text=True)
     if got.returncode != 0:
-        print(f"could not install {UV} ({got.stderr.strip().splitlines()[-1:]}); using pip",
-              file=sys.stderr)
+        why = (got.stderr.strip().splitlines() or ["no message"])[-1]
+        print(f"could not install {UV} ({why}); installing with pip", file=sys.stderr)
         return False
     listing = subprocess.run(PIP + ["config", "list"], capture_output=True, text=True).stdout
     args, env = uv_options(pip_settings(listing))
