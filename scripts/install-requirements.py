@@ -13,6 +13,7 @@ Usage: .venv/bin/python scripts/install-requirements.py requirements.txt [more.t
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shlex
@@ -30,12 +31,12 @@ def pip_settings(listing: str) -> dict[str, list[str]]:
     """Parse `pip config list` into {option: values}, keeping the highest-priority source."""
     best: dict[str, tuple[int, list[str]]] = {}
     for line in listing.splitlines():
-        m = re.fullmatch(r"(.+)\.([a-z-]+)='(.*)'", line.strip())
+        m = re.fullmatch(r"(.+)\.([a-z-]+)=('.*')", line.strip())  # pip prints each value as a repr
         if not m:
             continue
         rank = PRIORITY.get(m.group(1), 0)
         if m.group(2) not in best or rank >= best[m.group(2)][0]:
-            best[m.group(2)] = (rank, m.group(3).split())
+            best[m.group(2)] = (rank, ast.literal_eval(m.group(3)).split())
     return {key: values for key, (_, values) in best.items()}
 
 
@@ -56,6 +57,10 @@ def uv_options(settings: dict[str, list[str]]) -> tuple[list[str], dict[str, str
     return args, env
 
 
+def _files(requirements: list[str]) -> list[str]:
+    return [x for r in requirements for x in ("-r", r)]
+
+
 def with_uv(requirements: list[str]) -> bool:
     """Install with uv; False when uv is not available or its install failed."""
     got = subprocess.run(PIP + ["install", "--quiet", UV], capture_output=True, text=True)
@@ -66,7 +71,7 @@ def with_uv(requirements: list[str]) -> bool:
     listing = subprocess.run(PIP + ["config", "list"], capture_output=True, text=True).stdout
     args, env = uv_options(pip_settings(listing))
     cmd = [sys.executable, "-m", "uv", "pip", "install", "--quiet", "--python", sys.executable]
-    cmd += args + [x for r in requirements for x in ("-r", r)]
+    cmd += args + _files(requirements)
     start = time.monotonic()
     if subprocess.run(cmd, env={**os.environ, **env}).returncode != 0:
         print(f"uv failed: {shlex.join(cmd)}\ninstalling with pip instead", file=sys.stderr)
@@ -81,7 +86,7 @@ def main(requirements: list[str]) -> int:
     if os.environ.get("INSTALL_WITH") != "pip" and with_uv(requirements):
         return 0
     cmd = PIP + ["install", "--quiet", "--disable-pip-version-check"]
-    return subprocess.run(cmd + [x for r in requirements for x in ("-r", r)]).returncode
+    return subprocess.run(cmd + _files(requirements)).returncode
 
 
 if __name__ == "__main__":

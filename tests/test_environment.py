@@ -64,7 +64,7 @@ def test_uv_is_given_what_pip_is_configured_with():
         ":env:.default-timeout='180'",
         "global.cert='/etc/ssl/certs/ca.crt'",
         "global.constraint='/etc/xdg/pip/constraints.txt'",
-        "global.extra-index-url='file:///opt/a/simple file:///opt/b/simple'",
+        "global.extra-index-url='\\nfile:///opt/a/simple\\nfile:///opt/b/simple'",  # one per line in pip.conf
         "global.find-links='/ignored/because/the/environment/wins'",
         "user.index-url='https://mirror.example/simple'",
     ])
