@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from autograder import REPO_ROOT, demos, notebooks
-from autograder.grading import batch, feedback
+from autograder.grading import batch, feedback, outputs
 from autograder.grading.worker import Workers
 
 pytestmark = pytest.mark.slow
@@ -186,3 +186,20 @@ def test_one_worker_process_serves_every_assignment_of_a_run(a1, tmp_path):
     before = {p.pid for p in psutil.Process().children()}
     batch.grade(a1, [a1.student_notebook], tmp_path / "alone", workers=1, quiet=True)
     assert {p.pid for p in psutil.Process().children() if p.status() != psutil.STATUS_ZOMBIE} <= before
+
+
+def test_a_deep_temporary_folder_still_grades(a1, tmp_path):
+    """The kernel's sockets live in its scratch folder; under a TMPDIR too deep for a Unix socket's
+    107 bytes they go to a short folder of their own in /tmp, removed afterwards."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    before = set(os.listdir("/tmp"))
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "-a", a1.id, "--out", str(tmp_path / "out"),
+                           "--workers", "1", str(a1.solution_notebook)], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "TMPDIR": str(deep)})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    with open(tmp_path / "out" / "final_grades.csv") as f:
+        (row,) = [r for r in csv.DictReader(f) if r["file"] != outputs.POINTS_ROW]
+    assert float(row["total_points_earned"]) == sum(a1.points.values()), proc.stdout[-2000:]
+    left = [n for n in set(os.listdir("/tmp")) - before if n.startswith("dl-kernel-")]
+    assert left == [], f"kernel folders left in /tmp: {left}"

@@ -216,13 +216,16 @@ def run(args: argparse.Namespace) -> None:
     deadline = start + (args.deadline_unix - time.time()) if args.deadline_unix else 0.0
     budget = execute.Budget.for_submission(args.cell_timeout, args.record_timeout,
                                            max(deadline - start, 1.0) if deadline else 0.0, start, args.timeout)
-    run_info = execute.execute(notebook, box, env, budget=budget,
-                               record_cell=verdict.seal.record_cell(str(REPO_ROOT), str(scratch.record),
-                                                                    str(scratch.work / LOG_NAME)),
-                               prepare_record=lambda: fill_record_folder(scratch), prepare_work=prepare_work,
-                               seed=config.get("seed"), seed_variable=config.get("seed_variable"),
-                               log_file=scratch.root / "kernel-log.txt")
-    reaped = box.reap()  # before anything is read back: nothing of the student's may still run
+    try:
+        run_info = execute.execute(notebook, box, env, budget=budget,
+                                   record_cell=verdict.seal.record_cell(str(REPO_ROOT), str(scratch.record),
+                                                                        str(scratch.work / LOG_NAME)),
+                                   prepare_record=lambda: fill_record_folder(scratch), prepare_work=prepare_work,
+                                   seed=config.get("seed"), seed_variable=config.get("seed_variable"),
+                                   log_file=scratch.root / "kernel-log.txt")
+        reaped = box.reap()  # before anything is read back: nothing of the student's may still run
+    finally:  # a kernel folder made outside scratch goes too, whatever happened
+        box.remove_outside_dirs()
 
     if scratch.private_digest() != private_before:  # cannot happen unless the sandbox leaks
         tampering.append("the autograder's own files changed while the notebook ran")

@@ -25,6 +25,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,6 +131,12 @@ def _gpu_binds() -> list[str]:
     return args
 
 
+#: A Unix socket's path holds at most 107 bytes; the kernel binds FOLDER/k-PORT (``execute``'s ip).
+MAX_SOCKET_PATH = 107
+KERNEL_SOCKET = "k-65535"
+SHORT_ROOT = "/tmp" if os.path.isdir("/tmp") else None  # where a kernel folder goes when the scratch path is too deep
+
+
 @dataclass
 class Sandbox:
     """How to start one kernel: inside bwrap when possible, always under rlimits."""
@@ -141,6 +148,7 @@ class Sandbox:
     gpu: bool = False
     use_bwrap: bool = True
     kernel_dir: Path | None = None  # the current kernel's connection file and sockets (``new_kernel_dir``)
+    outside_dirs: list[Path] = field(default_factory=list)  # short kernel folders made in SHORT_ROOT
     user_only: bool = False  # without bwrap, still run the kernel as the unprivileged uid (see the module docstring)
 
     @property
@@ -193,11 +201,22 @@ class Sandbox:
         writes the connection file, say) is ever in the way. ``lock_kernel_dir`` takes it back once
         the kernel is up."""
         folder = self.workdir.parent / f"kernel-{start}"
-        folder.mkdir(mode=0o700)
+        if len(os.fsencode(folder / KERNEL_SOCKET)) > MAX_SOCKET_PATH:  # a deep scratch folder: zmq could not bind
+            folder = Path(tempfile.mkdtemp(prefix=f"dl-kernel-{start}-", dir=SHORT_ROOT))  # mode 0700
+            self.outside_dirs.append(folder)
+        else:
+            folder.mkdir(mode=0o700)
         if self.uid is not None:
             os.chown(folder, self.uid, self.uid)
         self.kernel_dir = folder
         return folder
+
+    def remove_outside_dirs(self) -> None:
+        """Remove the kernel folders ``new_kernel_dir`` had to make outside the scratch folder."""
+        from . import safe_io
+
+        while self.outside_dirs:
+            safe_io.remove_tree(self.outside_dirs.pop())
 
     def lock_kernel_dir(self) -> None:
         """Once the kernel has made its sockets: it may no longer add, rename or replace anything there."""
