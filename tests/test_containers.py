@@ -18,6 +18,9 @@ import yaml
 from autograder import REPO_ROOT, course_checks, ship
 from autograder.grading import batch, container
 
+#: The image's venv is filled as the host's is (uv given pip's settings), with no uv cache in the layer.
+INSTALLER = "scripts/install-requirements.py"
+INSTALL = f"UV_NO_CACHE=1 python {INSTALLER} requirements.txt"
 DOCKERFILES = {"cpu": REPO_ROOT / "autograder/containers/Dockerfile.cpu",
                "gpu": REPO_ROOT / "autograder/containers/Dockerfile.gpu"}
 PIN = re.compile(r"([A-Za-z0-9_.\-]+(?:\[[^\]]+\])?)\s*==\s*([^\s;]+)")
@@ -77,9 +80,9 @@ def test_image_python_matches_the_environment(kind):
 def test_image_installs_exactly_the_pinned_requirements(kind):
     steps = _instructions(DOCKERFILES[kind])
     assert ("COPY", "requirements.txt /course/requirements.txt") in steps
-    pip_runs = [args for ins, args in steps if ins == "RUN" and "pip install" in args]
-    assert pip_runs == ["pip install -r /course/requirements.txt"], \
-        f"Dockerfile.{kind} must install requirements.txt and nothing else: {pip_runs}"
+    assert ("COPY", f"{INSTALLER} /course/{INSTALLER}") in steps
+    installs = [args for ins, args in steps if ins == "RUN" and ("pip install" in args or INSTALLER in args)]
+    assert installs == [INSTALL], f"Dockerfile.{kind} must install requirements.txt and nothing else: {installs}"
     # any pin written into the Dockerfile itself (none today) must agree with requirements.txt
     text = DOCKERFILES[kind].read_text()
     written = {m.group(1).lower(): m.group(2) for m in PIN.finditer(text)}
@@ -123,11 +126,12 @@ def test_cpu_and_gpu_images_share_every_step_but_the_nvidia_settings():
 
 @pytest.mark.parametrize("kind", DOCKERFILES)
 def test_a_code_change_reuses_the_wheel_layer(kind):
-    """requirements.txt and pip come before the rest of the repository is copied in."""
+    """requirements.txt, the installer and its run come before the rest of the repository is copied in."""
     steps = _instructions(DOCKERFILES[kind])
-    pip = steps.index(("RUN", "pip install -r /course/requirements.txt"))
+    install = steps.index(("RUN", INSTALL))
     copy_all = steps.index(("COPY", ". /course"))
-    assert steps.index(("COPY", "requirements.txt /course/requirements.txt")) < pip < copy_all
+    assert steps.index(("COPY", "requirements.txt /course/requirements.txt")) < install < copy_all
+    assert steps.index(("COPY", f"{INSTALLER} /course/{INSTALLER}")) < install
     # only where pip finds files may vary, and those arguments are declared after the apt layer
     args = [a.split("=")[0] for i, a in steps if i == "ARG"]
     assert args == ["BASE_IMAGE", "PIP_CERT", "PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL"]
