@@ -6,7 +6,8 @@ In one run, on the same files:
 
 * **per submission** (assignment 01's solution, median of --repeat): a bare `otter run`, and the
   project's grader per submission in a warm batch (one worker grading --repeat copies), so the
-  figure is what each further submission costs; goal <= 0.5x;
+  figure is what each further submission costs; goal <= 0.5x; beside it, the same for a notebook
+  with no cells (the fixed cost of a fresh sandbox and kernel) and a bare `import torch`;
 * **batch**: --count mixed submissions (solutions, blanks and buggy demos of every assignment),
   graded by the project's grader with --workers, against a sequential `otter run` loop (goal
   <= 0.3x) and against --workers concurrent `otter run`s with the same thread settings, which is
@@ -34,6 +35,8 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -71,6 +74,14 @@ def otter_run(a: assignments.Assignment, path: Path, out: Path, threads: int) ->
     seconds = time.perf_counter() - start
     results = json.loads((out / "results.json").read_text())
     return seconds, sum(t.get("score", 0) for t in results["tests"] if "max_score" in t)
+
+
+def import_seconds(module: str, threads: int) -> float:
+    """Seconds a fresh interpreter of this venv takes to import ``module``."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", f"import {module}"], check=True,
+                   env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+    return time.perf_counter() - start
 
 
 def ours(a: assignments.Assignment, paths: list[Path], out: Path, workers: int, pool: Workers | None = None):
@@ -129,6 +140,13 @@ def main() -> None:
         bare = [otter_run(a1, p, tmp / "bare" / p.stem, threads)[0] for p in copies]
         warm_outcomes = ours(a1, copies, tmp / "warm", 1)[1]
         warm = [o.seconds for o in warm_outcomes[1:]]  # the first one starts the worker
+        # the same with no code at all: what a fresh sandbox and kernel cost before any notebook code
+        empty = [tmp / "empty" / f"{i}-empty.ipynb" for i in range(args.repeat)]
+        for path in empty:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nbformat.v4.new_notebook(), path)
+        fixed = [o.seconds for o in ours(a1, empty, tmp / "empty-out", 1)[1][1:]]
+        torch_import = [import_seconds("torch", threads) for _ in range(args.repeat)]
 
         a3 = assignments.get("03-fashion-mnist")
         three = [ours(a3, [a3.solution_notebook], tmp / "a3" / str(i), 1)[1][0] for i in range(3)]
@@ -150,6 +168,10 @@ def main() -> None:
     line(f"01 per submission: bare otter run (median of {len(bare)})", f"{b:.2f} s")
     line(f"01 per submission: project grader, warm (median of {len(warm)})", f"{w:.2f} s")
     line("ratio", f"{w / b:.2f}", "goal <= 0.50")
+    f = statistics.median(fixed)
+    line(f"  of which a notebook with no cells, warm (median of {len(fixed)})", f"{f:.2f} s",
+         f"{f / w:.0%}: sandbox, fresh kernel, its imports, recording, judging")
+    line(f"  `python -c 'import torch'` alone (median of {len(torch_import)})", f"{statistics.median(torch_import):.2f} s")
     line("03 solution graded alone (median of 3)", f"{statistics.median(o.seconds for o in three):.1f} s",
          "goal <= 30 s")
     for aid, values in kernel_rss.items():
