@@ -35,7 +35,6 @@ import contextlib
 import copy
 import importlib.util
 import multiprocessing
-import os
 import re
 import tempfile
 import time
@@ -46,7 +45,7 @@ from pathlib import Path
 
 import torch
 
-from . import notebooks
+from . import notebooks, usable_cpus
 from .assignments import Assignment
 from .strength_paths import Audit, Question, Scores, paths
 
@@ -186,7 +185,7 @@ def _cases(catalogue) -> list[tuple[str, str, str | None, dict]]:
 
 def default_jobs() -> int:
     """Worker processes ``run`` uses unless told: the cores this process may use, at most 4."""
-    return min(4, len(os.sched_getaffinity(0)))
+    return min(4, usable_cpus())
 
 
 def run(a: Assignment, *, notebook_level: bool = True, progress=None, jobs: int | None = None) -> StrengthReport:

@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    threads = batch.threads_per_worker(args.workers)
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         tmp = Path(tmp)
         chosen = collect(args.count, tmp)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from autograder import REPO_ROOT, assignments, demos
+from autograder import CPUS_ENV, REPO_ROOT, assignments, demos, usable_cpus
 from autograder.build import build_if_stale, build_in_parallel, is_current
 from autograder.grading import batch
 
@@ -33,6 +33,15 @@ def ensure_built(a: assignments.Assignment) -> assignments.Assignment:
 
 def _xdist_workers(config) -> int:
     return 0 if hasattr(config, "workerinput") else int(getattr(config.option, "numprocesses", 0) or 0)
+
+
+def pytest_configure(config):
+    """Each pytest-xdist worker counts on its share of the cores, in its kernels and builds and in the
+    notebooks it runs as a student: two workers each starting 2-thread kernels on 2 cores ran 5x slower."""
+    if hasattr(config, "workerinput"):
+        share = str(max(1, usable_cpus() // int(config.workerinput.get("workercount", 1))))
+        os.environ.setdefault(CPUS_ENV, share)
+        os.environ.setdefault("OMP_NUM_THREADS", os.environ[CPUS_ENV])
 
 
 #: Fixtures that need built assignments; a module that calls ``ensure_built`` needs them too.
@@ -64,7 +73,7 @@ def pytest_collection_finish(session):
     needs = any(set(BUILT_FIXTURES) & set(getattr(item, "fixturenames", ())) or calls[str(item.fspath)]
                 for item in session.items)
     if needs:
-        _prebuild(session, min(2, os.cpu_count() or 1))
+        _prebuild(session, min(2, usable_cpus()))
 
 
 def pytest_collection_modifyitems(config, items):

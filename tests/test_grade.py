@@ -11,7 +11,7 @@ import nbformat
 import psutil
 import pytest
 
-from autograder import REPO_ROOT, demos, notebooks
+from autograder import CPUS_ENV, REPO_ROOT, demos, notebooks, usable_cpus
 from autograder.grading import batch, feedback, outputs
 from autograder.grading.worker import Workers
 
@@ -203,3 +203,19 @@ def test_a_deep_temporary_folder_still_grades(a1, tmp_path):
     assert float(row["total_points_earned"]) == sum(a1.points.values()), proc.stdout[-2000:]
     left = [n for n in set(os.listdir("/tmp")) - before if n.startswith("dl-kernel-")]
     assert left == [], f"kernel folders left in /tmp: {left}"
+
+
+def test_threads_follow_the_cores_this_process_may_use(monkeypatch):
+    """Kernels' torch threads come from the affinity mask (taskset, Slurm, a cpuset) or AUTOGRADER_CPUS,
+    not from the machine's core count: more threads than cores made two kernels 5x slower."""
+    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "from autograder.grading import batch; print(batch.threads_per_worker(1), batch.threads_per_worker(2))")
+    env = {k: v for k, v in os.environ.items() if k != CPUS_ENV}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert proc.stdout.split() == ["1", "1"], proc.stdout + proc.stderr
+    monkeypatch.setenv(CPUS_ENV, "4")
+    assert [batch.threads_per_worker(n) for n in (1, 2, 3, 8)] == [4, 2, 1, 1]
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(CPUS_ENV, bad)
+        with pytest.raises(SystemExit, match=f"{CPUS_ENV}='{bad}': expected a whole number of cores"):
+            usable_cpus()

@@ -73,6 +73,7 @@ def test_filled_student_notebook_passes_checks_and_exports(built, tmp_path):
     assert len(exports) == 1, f"grader.export() should write one zip, found {exports}"
     leaks = find_leaks(built, student_texts(work, exports[0]), solutions=False)
     assert not leaks, "\n".join(leaks)
-    outcome = batch.grade_one(built, exports[0], exports[0].name, tmp_path / "scratch", timeout=300, threads=2)
+    outcome = batch.grade_one(built, exports[0], exports[0].name, tmp_path / "scratch", timeout=300,
+                             threads=batch.threads_per_worker(1))
     assert outcome.status == "Completed"
     assert outcome.results.total == outcome.results.possible, outcome.results.summary()
