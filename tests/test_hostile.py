@@ -22,6 +22,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
 import psutil
 import pytest
 
@@ -582,3 +583,57 @@ def test_a_notebook_that_knows_where_the_build_keeps_its_zip_cannot_read_or_repl
     missing = batch.grade_one(a1, path, path.name, tmp_path / "scratch2", options=OPTIONS,
                               zip_path=hidden / "missing.zip")
     assert missing.results.has_catastrophic_failure(), missing.status
+
+
+
+#: Finds the kernel's own folder (its connection file's) and tries to plant a link in it, to rename it,
+#: and to put a link to HOSTILE_CANARY_DIR in its place, so that the grader's clean-up would work there.
+KERNEL_DIR_SWAP = """import os
+from ipykernel import get_connection_file
+canary, folder = os.environ["HOSTILE_CANARY_DIR"], os.path.dirname(get_connection_file())
+print("KERNEL DIR", folder)
+for what, act in [("plant", lambda: os.symlink(canary, os.path.join(folder, "link"))),
+                  ("rename", lambda: os.rename(folder, folder + "-gone")),
+                  ("swap", lambda: (os.rmdir(folder), os.symlink(canary, folder)))]:
+    try:
+        act()
+        print("SWAP", what, "worked")
+    except Exception as e:
+        print("SWAP", what, "failed", type(e).__name__)"""
+
+
+def test_a_notebook_cannot_swap_its_short_kernel_folder_for_a_link(a1, tmp_path):
+    """Under a scratch folder too deep for a socket, the kernel's folder is made in /tmp
+    (``Sandbox.new_kernel_dir``). The notebook finds it from its connection file and tries to plant a
+    link there, to rename it and to replace it with a link to another folder: each fails, the clean-up
+    changes nothing in that folder, and nothing is left in /tmp. A link given to ``remove_tree`` goes
+    without its target changing (``chmod -R`` follows a link named as its argument)."""
+    from gradescope_attacks import printed_lines
+    from autograder.grading import safe_io
+
+    canary = tmp_path / "canary"
+    (canary / "inner").mkdir(parents=True)
+    (canary / "inner" / "kept.txt").write_text("kept")
+    os.chmod(canary / "inner", 0o500)
+    modes = {p: p.stat().st_mode for p in [canary, canary / "inner", canary / "inner" / "kept.txt"]}
+    path = tmp_path / "swap.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(KERNEL_DIR_SWAP)]), path)
+    before = set(os.listdir("/tmp"))
+    outcome = batch.grade_one(a1, path, path.name, tmp_path / ("d" * 60) / ("e" * 60) / "scratch",
+                              options=OPTIONS, extra_env={"HOSTILE_CANARY_DIR": str(canary)},
+                              keep_executed=tmp_path / "executed")
+    assert outcome.status.startswith("Completed"), outcome.status
+    (executed,) = (tmp_path / "executed").glob("*.ipynb")
+    lines = printed_lines(executed)
+    assert any(line.startswith("KERNEL DIR /tmp/dl-kernel-") for line in lines), lines
+    assert [line for line in lines if line.startswith("SWAP")] == [
+        "SWAP plant failed PermissionError", "SWAP rename failed PermissionError",
+        "SWAP swap failed PermissionError"], lines
+    assert {p: p.stat().st_mode for p in modes} == modes and (canary / "inner" / "kept.txt").read_text() == "kept"
+    left = [n for n in set(os.listdir("/tmp")) - before if n.startswith("dl-kernel-")]
+    assert left == [], f"kernel folders left in /tmp: {left}"
+
+    link = tmp_path / "link"
+    link.symlink_to(canary)
+    safe_io.remove_tree(link)
+    assert not os.path.lexists(link) and {p: p.stat().st_mode for p in modes} == modes
